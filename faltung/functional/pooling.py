@@ -1,0 +1,65 @@
+"""Differentiable max and average pooling (the lecture's pooling layers) and their global forms."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd import Function, Tensor
+from ..kernels.padding import normalize_padding, normalize_pair, output_size, resolve_pads
+from ..kernels.pooling import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
+from ._checks import float_tensor
+
+
+class MaxPool2D(Function):
+    def forward(self, x, pool, strides, pads, out_hw):
+        self.x_shape, self.geometry = x.shape, (pool, strides, pads)
+        out, self.arg = max_pool_forward(x, pool, strides, pads, out_hw)
+        return out
+
+    def backward(self, grad):
+        return (max_pool_backward(grad, self.arg, self.x_shape, *self.geometry),)
+
+
+class AvgPool2D(Function):
+    def forward(self, x, pool, strides, pads, out_hw):
+        self.x_shape, self.geometry = x.shape, (pool, strides, pads)
+        return avg_pool_forward(x, pool, strides, pads, out_hw)
+
+    def backward(self, grad):
+        return (avg_pool_backward(grad, self.x_shape, *self.geometry),)
+
+
+def _pool(fn: type[Function], x: Any, pool_size: Any, strides: Any, padding: Any) -> Tensor:
+    x = float_tensor(x, "x", 4, "(N, H, W, C)")
+    pool = normalize_pair(pool_size, "pool_size")
+    strides = pool if strides is None else normalize_pair(strides, "strides")
+    pads = resolve_pads(normalize_padding(padding, allow_explicit=False), x.shape[1:3], pool, strides)
+    out_hw = output_size(x.shape[1:3], pool, strides, (1, 1), pads)
+    return fn.apply(x, pool=pool, strides=strides, pads=pads, out_hw=out_hw)
+
+
+def max_pool2d(x: Any, pool_size: Any = 2, strides: Any = None, padding: str = "valid") -> Tensor:
+    """``Z[n, i, j, r] = max_{i', j' in [0, m)} X[n, s·i + i', s·j + j', r]`` on NHWC input.
+
+    x: (N, H, W, C) -> (N, out_h, out_w, C). ``strides`` defaults to ``pool_size``;
+    padding 'valid' or 'same' (padded cells never win). The gradient goes to the
+    first maximum of each window, as in PyTorch.
+    """
+    return _pool(MaxPool2D, x, pool_size, strides, padding)
+
+
+def avg_pool2d(x: Any, pool_size: Any = 2, strides: Any = None, padding: str = "valid") -> Tensor:
+    """The mean over each ``pool_size`` window of NHWC input: (N, H, W, C) -> (N, out_h, out_w, C).
+
+    With 'same' padding a border window divides by its real cells only (Keras' rule).
+    """
+    return _pool(AvgPool2D, x, pool_size, strides, padding)
+
+
+def global_avg_pool2d(x: Any, keepdims: bool = False) -> Tensor:
+    """Mean over height and width: (N, H, W, C) -> (N, C)."""
+    return float_tensor(x, "x", 4, "(N, H, W, C)").mean(axis=(1, 2), keepdims=keepdims)
+
+
+def global_max_pool2d(x: Any, keepdims: bool = False) -> Tensor:
+    """Maximum over height and width: (N, H, W, C) -> (N, C)."""
+    return float_tensor(x, "x", 4, "(N, H, W, C)").max(axis=(1, 2), keepdims=keepdims)
