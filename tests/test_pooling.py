@@ -1,0 +1,140 @@
+"""F.max_pool2d / F.avg_pool2d: Keras' 'same' semantics, gradients, ties, parity with PyTorch."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import faltung.functional as F
+from faltung import Tensor
+from faltung.kernels.padding import resolve_pads
+from faltung.kernels.pooling import avg_pool_forward, max_pool_forward
+from faltung.kernels.reference import pool_reference
+from faltung.testing import gradcheck
+
+from conftest import tf_same_pads
+
+POOL = {"max": F.max_pool2d, "avg": F.avg_pool2d}
+
+
+def test_lecture_max_pooling_formula():
+    # Z[i,j,r] = max_{i',j' in [0,m)} X[s*i+i', s*j+j', r] with m = s = 2
+    x = np.arange(16.0).reshape(1, 4, 4, 1)
+    np.testing.assert_array_equal(F.max_pool2d(x, 2).numpy()[0, :, :, 0], [[5, 7], [13, 15]])
+    np.testing.assert_array_equal(F.avg_pool2d(x, 2).numpy()[0, :, :, 0], [[2.5, 4.5], [10.5, 12.5]])
+
+
+def test_default_stride_is_the_pool_size():
+    x = np.random.default_rng(0).standard_normal((1, 9, 9, 2))
+    assert F.max_pool2d(x, 3).shape == (1, 3, 3, 2)
+    assert F.avg_pool2d(x, (3, 2)).shape == (1, 3, 4, 2)
+
+
+def test_padded_cells_never_win_a_max():
+    x = -np.ones((1, 3, 3, 1)) * 5  # all negative: a zero from padding would win if padding counted
+    z = F.max_pool2d(x, 2, padding="same").numpy()
+    assert z.shape == (1, 2, 2, 1)
+    assert np.all(z == -5)
+
+
+def test_same_average_divides_by_real_cells():
+    x = np.ones((1, 3, 3, 1))
+    z = F.avg_pool2d(x, 2, padding="same").numpy()
+    np.testing.assert_array_equal(z, np.ones((1, 2, 2, 1)))  # border windows have 2 or 1 real cells
+    x = np.arange(9.0).reshape(1, 3, 3, 1)
+    z = F.avg_pool2d(x, 2, padding="same").numpy()[0, :, :, 0]
+    np.testing.assert_allclose(z, [[(0 + 1 + 3 + 4) / 4, (2 + 5) / 2], [(6 + 7) / 2, 8]])
+
+
+def test_max_gradient_goes_to_the_first_of_tied_maxima():
+    x = Tensor(np.ones((1, 2, 2, 1)), requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad[0, :, :, 0], [[1, 0], [0, 0]])
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("pool,strides,padding", [(2, None, "valid"), (3, 2, "same"), ((2, 3), (1, 2), "same"),
+                                                  (3, 1, "valid"), (2, 3, "same")])
+def test_gradients_match_finite_differences(kind, pool, strides, padding):
+    x = np.random.default_rng(1).standard_normal((2, 5, 7, 3))
+    assert gradcheck(lambda t: POOL[kind](t, pool, strides, padding), [x])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), kind=st.sampled_from(["max", "avg"]))
+def test_fast_kernel_equals_reference(seed, kind):
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(1, 10, size=2))
+    pool = tuple(int(v) for v in rng.integers(1, 4, size=2))
+    strides = tuple(int(v) for v in rng.integers(1, 4, size=2))
+    padding = "same" if rng.integers(2) else "valid"
+    if padding == "valid" and (h < pool[0] or w < pool[1]):
+        return
+    x = rng.standard_normal((2, h, w, 3))
+    pads = resolve_pads(padding, (h, w), pool, strides)
+    out_hw = (-(-h // strides[0]), -(-w // strides[1])) if padding == "same" else \
+        ((h - pool[0]) // strides[0] + 1, (w - pool[1]) // strides[1] + 1)
+    fast = max_pool_forward(x, pool, strides, pads, out_hw)[0] if kind == "max" else \
+        avg_pool_forward(x, pool, strides, pads, out_hw)
+    np.testing.assert_allclose(fast, pool_reference(x, pool, strides, pads, kind), atol=1e-12)
+
+
+def test_bad_arguments_are_refused():
+    x = np.ones((1, 4, 4, 1))
+    with pytest.raises(ValueError, match="padding must be 'valid' or 'same'; got 'full'"):
+        F.max_pool2d(x, 2, padding="full")
+    with pytest.raises(ValueError, match="padding must be 'valid' or 'same'"):
+        F.avg_pool2d(x, 2, padding=1)
+    with pytest.raises(ValueError, match="pool_size must be >= 1; got 0"):
+        F.max_pool2d(x, 0)
+    with pytest.raises(ValueError, match="output height would be 0"):
+        F.avg_pool2d(np.ones((1, 1, 4, 1)), 2)
+    with pytest.raises(ValueError, match=r"x must have rank 4 \(N, H, W, C\); got shape \(4, 4\)"):
+        F.max_pool2d(np.ones((4, 4)), 2)
+
+
+def test_global_pooling():
+    x = np.random.default_rng(2).standard_normal((2, 3, 4, 5))
+    np.testing.assert_allclose(F.global_avg_pool2d(x).numpy(), x.mean(axis=(1, 2)))
+    np.testing.assert_allclose(F.global_max_pool2d(x).numpy(), x.max(axis=(1, 2)))
+    assert gradcheck(F.global_avg_pool2d, [x]) and gradcheck(F.global_max_pool2d, [x])
+
+
+def _torch_pool(torch, kind, x, pool, strides, pads):
+    tx = torch.tensor(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), requires_grad=True)
+    (top, bottom), (left, right) = pads
+    tf = torch.nn.functional
+    if kind == "max":
+        padded = tf.pad(tx, (left, right, top, bottom), value=-np.inf)
+        return tx, tf.max_pool2d(padded, pool, strides)
+    # Keras' 'same' average: window sum over real cells / number of real cells
+    sums = tf.avg_pool2d(tf.pad(tx, (left, right, top, bottom)), pool, strides, divisor_override=1)
+    ones = torch.ones((1, 1, *x.shape[1:3]), dtype=tx.dtype)
+    counts = tf.avg_pool2d(tf.pad(ones, (left, right, top, bottom)), pool, strides, divisor_override=1)
+    return tx, sums / counts
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("seed", range(150))
+def test_parity_with_pytorch(torch, kind, seed):
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(1, 17, size=2))
+    pool = tuple(int(v) for v in rng.integers(1, 6, size=2))
+    strides = tuple(int(v) for v in rng.integers(1, 4, size=2)) if rng.integers(3) else None
+    padding = "same" if rng.integers(2) else "valid"
+    s = strides or pool
+    x = rng.standard_normal((int(rng.integers(1, 4)), h, w, int(rng.integers(1, 4))))
+    if padding == "same":
+        pads = (tf_same_pads(h, pool[0], s[0]), tf_same_pads(w, pool[1], s[1]))
+    else:
+        pads = ((0, 0), (0, 0))
+        if h < pool[0] or w < pool[1]:
+            with pytest.raises(ValueError, match="would be"):
+                POOL[kind](x, pool, strides, padding)
+            return
+    xt = Tensor(x, requires_grad=True)
+    z = POOL[kind](xt, pool, strides, padding)
+    tx, tz = _torch_pool(torch, kind, x, pool, s, pads)
+    np.testing.assert_allclose(z.numpy(), tz.detach().numpy().transpose(0, 2, 3, 1), rtol=1e-12, atol=1e-12)
+    grad = rng.standard_normal(z.shape)
+    (z * grad).sum().backward()
+    tz.backward(torch.tensor(np.ascontiguousarray(grad.transpose(0, 3, 1, 2))))
+    np.testing.assert_allclose(xt.grad, tx.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-12)
