@@ -1,0 +1,238 @@
+"""Saving and loading models: one zip file, safe to load, written atomically.
+
+A model file holds ``config.json`` (format version, architecture, compile
+settings), ``weights.npz`` and, once the model has been compiled,
+``optimizer.npz`` (its slots and step count, so training resumes exactly).
+Arrays are read with ``allow_pickle=False`` and classes are looked up by name
+in faltung's own registry: loading runs no code from the file. Every problem
+with a file is a ``ValueError`` that names the file and what is wrong.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any, Iterator
+
+import numpy as np
+
+from . import __version__, backend
+
+FORMAT = "faltung.model"
+WEIGHTS_FORMAT = "faltung.weights"
+FORMAT_VERSION = 1
+MAX_CONFIG_BYTES = 16 * 2**20       # a config is a few KB; more is not a faltung file
+MAX_ARRAY_BYTES = 16 * 2**30        # refuse zip bombs before inflating them
+
+
+# ----- writing -----
+
+def atomic_write(path: str | os.PathLike, write: Any) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    A crash or an error mid-write leaves the old file (or nothing) in place, never half a file.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"cannot save to {path!r}: folder {folder!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _weight_arrays(model) -> dict[str, np.ndarray]:
+    # The position prefix keeps keys unique even if two nested layers share a name.
+    return {f"{i:04d}:{w.name}": w.data for i, w in enumerate(model.weights)}
+
+
+def save_model(model, path: str | os.PathLike, include_optimizer: bool = True) -> None:
+    """Write ``model`` (architecture, weights, compile settings, optimizer state) to one zip file."""
+    document = {"format": FORMAT, "format_version": FORMAT_VERSION, "faltung_version": __version__,
+                "class_name": type(model).__name__, "config": model.get_config(),
+                "compile_config": None}
+    files = {"weights.npz": _npz_bytes(_weight_arrays(model))}
+    if model.compiled and include_optimizer:
+        from . import optimizers
+        document["compile_config"] = {**model._compile_config, "optimizer": optimizers.serialize(model.optimizer)}
+        files["optimizer.npz"] = _npz_bytes(model.optimizer.get_state(model.trainable_weights))
+    files["config.json"] = json.dumps(document, indent=1).encode()
+    atomic_write(path, lambda f: _write_zip(f, files))
+
+
+def save_weights(model, path: str | os.PathLike) -> None:
+    """Write only the weights (in ``model.weights`` order) to a zip file."""
+    manifest = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION,
+                "weights": [w.name for w in model.weights]}
+    files = {"config.json": json.dumps(manifest).encode(), "weights.npz": _npz_bytes(_weight_arrays(model))}
+    atomic_write(path, lambda f: _write_zip(f, files))
+
+
+def _write_zip(f, files: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+
+
+# ----- reading -----
+
+class _Reader:
+    """Opens a model or weights file and reads its members, turning every failure into ValueError."""
+
+    def __init__(self, path: str | os.PathLike, expected_format: str):
+        self.path = os.fspath(path)
+        if not os.path.isfile(self.path):
+            raise ValueError(f"{self.path}: no such file")
+        if not zipfile.is_zipfile(self.path):
+            raise ValueError(f"{self.path}: not a faltung file (not a zip archive; truncated or foreign?)")
+        try:
+            self.zip = zipfile.ZipFile(self.path)
+            self.members = {info.filename: info for info in self.zip.infolist()}
+        except (zipfile.BadZipFile, OSError) as err:
+            raise self.error(f"unreadable zip archive ({err})") from None
+        self.document = self.json("config.json")
+        if not isinstance(self.document, dict) or self.document.get("format") != expected_format:
+            raise self.error(f"config.json does not say format {expected_format!r}")
+        version = self.document.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise self.error(f"format_version {version!r} is not one this faltung reads (<= {FORMAT_VERSION})")
+
+    def error(self, what: str) -> ValueError:
+        return ValueError(f"{self.path}: {what}")
+
+    def read(self, name: str, limit: int) -> bytes:
+        info = self.members.get(name)
+        if info is None:
+            raise self.error(f"missing {name}")
+        if info.file_size > limit:
+            raise self.error(f"{name} claims {info.file_size} bytes, more than the {limit} allowed")
+        try:
+            data = self.zip.read(name)
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as err:
+            raise self.error(f"{name} is damaged ({err})") from None
+        if len(data) != info.file_size:
+            raise self.error(f"{name} is truncated")
+        return data
+
+    def json(self, name: str) -> Any:
+        try:
+            return json.loads(self.read(name, MAX_CONFIG_BYTES).decode())
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise self.error(f"{name} is not valid JSON ({err})") from None
+
+    def arrays(self, name: str) -> dict[str, np.ndarray]:
+        data = self.read(name, MAX_ARRAY_BYTES)
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                return {key: npz[key] for key in npz.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+            raise self.error(f"{name} is not a readable array archive ({err})") from None
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+@contextlib.contextmanager
+def _open(path, expected_format: str) -> Iterator[_Reader]:
+    reader = _Reader(path, expected_format)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def _check_and_assign(reader: _Reader, model, arrays: dict[str, np.ndarray]) -> None:
+    """Every weight present, nothing extra, each of the right shape and a float dtype; then assign."""
+    expected = _weight_arrays(model)
+    missing = [k for k in expected if k not in arrays]
+    extra = [k for k in arrays if k not in expected]
+    if missing or extra:
+        raise reader.error(f"weights do not fit the model: missing {missing[:5]}, unexpected {extra[:5]}")
+    for key, current in expected.items():
+        value = arrays[key]
+        if value.shape != current.shape:
+            raise reader.error(f"weight {key} has shape {value.shape}; the model needs {current.shape}")
+        if value.dtype.kind != "f":
+            raise reader.error(f"weight {key} has dtype {value.dtype}; expected a float dtype")
+    for w, key in zip(model.weights, expected):  # all checked first: a bad file changes nothing
+        w.data[...] = arrays[key]
+
+
+@contextlib.contextmanager
+def _rng_untouched() -> Iterator[None]:
+    """Building layers draws initial weights; keep the global stream as it was so a resumed
+    run shuffles and drops out exactly like an uninterrupted one."""
+    state = backend.rng().bit_generator.state
+    try:
+        yield
+    finally:
+        backend.rng().bit_generator.state = state
+
+
+def load_model(path: str | os.PathLike, compile: bool = True):
+    """Rebuild a model saved by ``model.save``: architecture, weights and (if saved) the compiled
+    optimizer with its state."""
+    from . import losses, metrics, optimizers
+    from .layers.base import get_layer_class
+    from .models.model import Model
+
+    with _open(path, FORMAT) as reader:
+        doc = reader.document
+        try:
+            cls = get_layer_class(doc.get("class_name"))
+        except ValueError as err:
+            raise reader.error(str(err)) from None
+        if not (isinstance(cls, type) and issubclass(cls, Model)):
+            raise reader.error(f"class {doc.get('class_name')!r} is not a model")
+        if not isinstance(doc.get("config"), dict):
+            raise reader.error("config.json has no model config")
+        try:
+            with _rng_untouched():
+                model = cls.from_config(doc["config"])
+        except (ValueError, TypeError, KeyError) as err:
+            raise reader.error(f"the model config is invalid ({type(err).__name__}: {err})") from None
+        _check_and_assign(reader, model, reader.arrays("weights.npz"))
+        compile_config = doc.get("compile_config")
+        if compile and compile_config:
+            try:
+                model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
+                              loss=losses.deserialize(compile_config["loss"]),
+                              metrics=[metrics.deserialize(m) for m in compile_config.get("metrics", [])])
+            except (ValueError, TypeError, KeyError) as err:
+                raise reader.error(f"the compile settings are invalid ({type(err).__name__}: {err})") from None
+            if "optimizer.npz" in reader.members:
+                try:
+                    model.optimizer.set_state(model.trainable_weights, reader.arrays("optimizer.npz"))
+                except (ValueError, TypeError) as err:
+                    raise reader.error(f"optimizer state does not fit ({err})") from None
+    return model
+
+
+def load_weights(model, path: str | os.PathLike) -> None:
+    """Overwrite ``model``'s weights from a file written by ``save_weights`` (or ``save``)."""
+    for fmt in (WEIGHTS_FORMAT, FORMAT):
+        try:
+            with _open(path, fmt) as reader:
+                _check_and_assign(reader, model, reader.arrays("weights.npz"))
+                return
+        except ValueError as err:
+            if "does not say format" not in str(err):
+                raise
+    raise ValueError(f"{os.fspath(path)}: neither a faltung weights file nor a model file")

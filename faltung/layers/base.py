@@ -1,0 +1,226 @@
+"""The ``Layer`` base class: weights, build-on-first-call, config, and calls on symbolic inputs.
+
+A layer is called on arrays/Tensors (it computes) or on the symbolic tensors
+that ``Input`` makes (it records a node of a functional graph and works out
+its output shape without computing anything), exactly as in Keras.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import backend, initializers
+from ..autograd import Parameter, Tensor, tensor
+
+_REGISTRY: dict[str, type] = {}
+_NAME_COUNTS: dict[str, int] = defaultdict(int)
+
+Shape = tuple  # a shape whose batch entry may be None
+
+
+def register(cls: type) -> type:
+    """Make a layer class loadable by name from a saved config (no imports, no code from files)."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def get_layer_class(name: str) -> type:
+    """The registered layer class called ``name``, or a ValueError naming it."""
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(f"unknown layer class {name!r}; faltung knows {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def snake_case(name: str) -> str:
+    """Keras' default layer names: Conv2D -> conv2d, MaxPool2D -> max_pool2d."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base: str) -> str:
+    """``base``, then ``base_1``, ``base_2``, ... like Keras."""
+    count = _NAME_COUNTS[base]
+    _NAME_COUNTS[base] += 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+class SymbolicTensor:
+    """A placeholder for a layer's output in a functional graph (Keras' KerasTensor).
+
+    ``shape`` has None for the batch axis; ``layer`` made it from ``parents``
+    (a list when the layer was called on a list, like ``Add()([a, b])``).
+    """
+
+    def __init__(self, shape: Shape, dtype, layer: "Layer", parents: Sequence["SymbolicTensor"] = (),
+                 takes_list: bool = False):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.layer = layer
+        self.parents = tuple(parents)
+        self.takes_list = takes_list
+
+    ndim = property(lambda self: len(self.shape))
+
+    def __repr__(self) -> str:
+        return f"<SymbolicTensor shape={self.shape} from layer {self.layer.name!r}>"
+
+
+def _is_symbolic(inputs: Any) -> bool:
+    if isinstance(inputs, (list, tuple)):
+        return any(isinstance(i, SymbolicTensor) for i in inputs)
+    return isinstance(inputs, SymbolicTensor)
+
+
+class Layer:
+    """Base class of every layer: holds Parameters, builds itself from the first input shape.
+
+    Subclasses implement ``build(input_shape)`` (create weights with ``add_weight``),
+    ``call(x, training=False)`` and ``compute_output_shape(input_shape)``, and
+    extend ``get_config()`` with their constructor arguments.
+    """
+
+    def __init__(self, name: str | None = None, trainable: bool = True, dtype=None,
+                 input_shape: Sequence[int] | None = None, **kwargs: Any):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise ValueError(f"name must be a non-empty string without '/'; got {name!r}")
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.dtype = np.dtype(dtype or backend.floatx())
+        self.built = False
+        self._trainable = bool(trainable)
+        self._weights: list[Parameter] = []
+        # Keras 2 style `input_shape=` on the first layer of a Sequential model
+        self.declared_input_shape = None if input_shape is None else tuple(input_shape)
+        self.input_shape: Shape | None = None
+        self.output_shape: Shape | None = None
+
+    # ----- weights -----
+    def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "glorot_uniform",
+                   trainable: bool = True) -> Parameter:
+        """Create, remember and return a weight called ``<layer name>/<name>``."""
+        value = initializers.get(initializer)(tuple(shape), dtype=self.dtype)
+        weight = Parameter(np.asarray(value, dtype=self.dtype), name=f"{self.name}/{name}",
+                           trainable=trainable)
+        weight.requires_grad = trainable and self._trainable
+        self._weights.append(weight)
+        return weight
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for w in self._weights:  # frozen weights need no gradient at all
+            w.requires_grad = self._trainable and w.trainable
+
+    @property
+    def weights(self) -> list[Parameter]:
+        """All weights, trainable first in creation order, as Keras lists them."""
+        return list(self._weights)
+
+    @property
+    def trainable_weights(self) -> list[Parameter]:
+        return [w for w in self.weights if w.trainable and self.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list[Parameter]:
+        return [w for w in self.weights if not (w.trainable and self.trainable)]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights, in Keras' order and shapes (e.g. [kernel, bias])."""
+        return [w.data.copy() for w in self.weights]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Overwrite the weights in place from arrays in ``get_weights()``'s order and shapes."""
+        current = self.weights
+        weights = list(weights)
+        if len(weights) != len(current):
+            raise ValueError(f"layer {self.name!r} has {len(current)} weights; got a list of {len(weights)}")
+        arrays = []
+        for w, value in zip(current, weights):
+            value = np.asarray(value)
+            if value.shape != w.data.shape:
+                raise ValueError(f"weight {w.name!r} has shape {w.data.shape}; got an array of shape {value.shape}")
+            if value.dtype.kind not in "fiu":
+                raise TypeError(f"weight {w.name!r} needs numbers; got dtype {value.dtype}")
+            arrays.append(value)
+        for w, value in zip(current, arrays):  # all checked first: a bad list changes nothing
+            w.data[...] = value
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(f"layer {self.name!r} is not built yet, so its weights do not exist; "
+                             "call it on data or give the model an Input first")
+        return int(sum(w.data.size for w in self.weights))
+
+    # ----- building and calling -----
+    def build(self, input_shape: Shape) -> None:
+        """Create the weights for inputs of ``input_shape`` (batch axis may be None)."""
+        self.built = True
+
+    def call(self, x: Any, training: bool = False) -> Tensor:
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape)
+
+    def __call__(self, inputs: Any, training: bool | None = None) -> Any:
+        if _is_symbolic(inputs):
+            return self._call_symbolic(inputs)
+        takes_list = isinstance(inputs, (list, tuple))
+        xs = [self._as_input(x) for x in (inputs if takes_list else [inputs])]
+        shapes = [x.shape for x in xs]
+        self._ensure_built(shapes if takes_list else shapes[0])
+        return self.call(xs if takes_list else xs[0], training=bool(training))
+
+    def _as_input(self, x: Any) -> Tensor:
+        """A Tensor in this layer's dtype: integer images become float (Keras casts them too)."""
+        t = x if isinstance(x, Tensor) else tensor(np.asarray(x))
+        if t.dtype != self.dtype and t.dtype.kind in "fiub":
+            t = t.astype(self.dtype) if t.requires_grad else Tensor(t.data.astype(self.dtype))
+        return t
+
+    def _ensure_built(self, input_shape: Any) -> None:
+        if not self.built:
+            self.build(input_shape)
+            self.built = True
+            self.input_shape = _batchless(input_shape)
+            self.output_shape = _batchless(self.compute_output_shape(input_shape))
+
+    def _call_symbolic(self, inputs: Any) -> SymbolicTensor:
+        takes_list = isinstance(inputs, (list, tuple))
+        parents = list(inputs) if takes_list else [inputs]
+        if not all(isinstance(p, SymbolicTensor) for p in parents):
+            raise TypeError(f"layer {self.name!r}: mix of symbolic (Input) tensors and arrays in one call")
+        shapes = [p.shape for p in parents]
+        self._ensure_built(shapes if takes_list else shapes[0])
+        out_shape = self.compute_output_shape(shapes if takes_list else shapes[0])
+        return SymbolicTensor(out_shape, self.dtype, self, parents, takes_list)
+
+    # ----- config -----
+    def get_config(self) -> dict:
+        """The constructor arguments, JSON-able; ``type(self).from_config(cfg)`` rebuilds the layer."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        if self.declared_input_shape is not None:
+            config["input_shape"] = list(self.declared_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _batchless(shape: Any) -> Any:
+    """Keras reports shapes with a None batch axis."""
+    if isinstance(shape, list):
+        return [_batchless(s) for s in shape]
+    return (None,) + tuple(shape)[1:]

@@ -1,0 +1,6 @@
+"""Models: ``Sequential`` stacks, functional graphs ``Model(inputs, outputs)``, saving and loading."""
+from ..io import load_model
+from .model import Model
+from .sequential import Sequential
+
+__all__ = ["Model", "Sequential", "load_model"]

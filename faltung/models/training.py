@@ -1,0 +1,281 @@
+"""Keras' training API for models: compile, fit, evaluate, predict, train_on_batch, test_on_batch."""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import backend, losses as losses_module, metrics as metrics_module, optimizers
+from ..autograd import Tensor, no_grad
+from ..callbacks import CallbackList, History
+from ..progress import ProgressBar
+
+
+class Trainer:
+    """Mixed into ``Model``: everything that turns data into weight updates and numbers."""
+
+    def _init_training(self) -> None:
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history: History | None = None
+        self._metrics: list = []
+        self._compile_config: dict | None = None
+        self._warned_unscaled = False
+
+    # ----- compile -----
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Sequence[Any] | None = None) -> None:
+        """Choose the optimizer, the loss and the metrics (objects or Keras' string names)."""
+        if loss is None:
+            raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'")
+        if metrics is not None and (isinstance(metrics, (str, dict)) or not isinstance(metrics, (list, tuple))):
+            raise TypeError(f"metrics must be a list, e.g. ['accuracy']; got {metrics!r}")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses_module.get(loss)
+        self._metrics = [metrics_module.get(m, loss=self.loss) for m in (metrics or [])]
+        self.compiled = True
+        self._compile_config = {"loss": losses_module.serialize(self.loss),
+                                "metrics": [metrics_module.serialize(m) for m in self._metrics]}
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss"] + [m.name for m in self._metrics]
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(f"call model.compile(optimizer, loss, metrics) before {what}()")
+
+    # ----- data -----
+    def _prepare_x(self, x: Any, warn_unscaled: bool = False) -> Any:
+        """Arrays in the model's dtype; integer images become float (and, unscaled, earn one warning)."""
+        if isinstance(x, (list, tuple)) and getattr(self, "_multi_in", False):
+            return [self._prepare_x(v, warn_unscaled) for v in x]
+        if isinstance(x, Tensor):
+            x = x.data
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"x must hold numbers; got dtype {x.dtype}")
+        if x.ndim == 0:
+            raise ValueError("x must have a batch axis; got a scalar")
+        expected = self.input_shape if self.built and not isinstance(self.input_shape, list) else None
+        if expected is not None and (len(expected) != x.ndim or any(
+                a is not None and a != b for a, b in zip(expected[1:], x.shape[1:]))):
+            raise ValueError(f"x has shape {x.shape}, so each sample is {x.shape[1:]}; model {self.name!r} "
+                             f"expects samples of shape {tuple(expected[1:])}")
+        if x.dtype.kind in "iub":
+            if warn_unscaled and not self._warned_unscaled and x.size and x.max() > 1 \
+                    and not any(type(l).__name__ == "Rescaling" for l in self._all_layers()):
+                warnings.warn(f"fit() got integer inputs with values up to {x.max()} and the model has no "
+                              "Rescaling layer: unscaled 0..255 pixels train badly. Divide x by 255 or add "
+                              "layers.Rescaling(1/255) as the first layer.", UserWarning, stacklevel=4)
+                self._warned_unscaled = True
+            return x.astype(self.dtype)
+        if not np.all(np.isfinite(x)):
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+            raise ValueError(f"x contains NaN or infinite values (first at index {bad})")
+        return x.astype(self.dtype, copy=False)
+
+    def _all_layers(self) -> list:
+        out = []
+        for layer in self.layers:
+            out.append(layer)
+            if hasattr(layer, "_all_layers"):
+                out.extend(layer._all_layers())
+        return out
+
+    @staticmethod
+    def _prepare_y(y: Any, n: int) -> np.ndarray:
+        y = np.asarray(y.data if isinstance(y, Tensor) else y)
+        if y.dtype.kind not in "fiub":
+            raise TypeError(f"y must hold numbers; got dtype {y.dtype}")
+        if y.ndim == 0 or len(y) != n:
+            raise ValueError(f"x has {n} samples but y has {0 if y.ndim == 0 else len(y)}; they must match")
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinite values")
+        return y
+
+    @staticmethod
+    def _length(x: Any) -> int:
+        return len(x[0]) if isinstance(x, list) else len(x)
+
+    @staticmethod
+    def _take(x: Any, index: Any) -> Any:
+        return [v[index] for v in x] if isinstance(x, list) else x[index]
+
+    # ----- one step -----
+    def _forward_loss(self, x: Any, y: np.ndarray, training: bool) -> tuple[Tensor, Any]:
+        prediction = self(x, training=training)
+        return self.loss(y, prediction), prediction
+
+    def _train_step(self, x: Any, y: np.ndarray) -> tuple[float, np.ndarray]:
+        weights = self.trainable_weights
+        for w in weights:
+            w.grad = None
+        loss, prediction = self._forward_loss(x, y, training=True)
+        loss.backward()
+        self.optimizer.apply_gradients([(w.grad, w) for w in weights if w.grad is not None])
+        return float(loss.item()), prediction.data
+
+    def _test_step(self, x: Any, y: np.ndarray) -> tuple[float, np.ndarray]:
+        with no_grad():
+            loss, prediction = self._forward_loss(x, y, training=False)
+        return float(loss.item()), prediction.data
+
+    def _run_batches(self, x, y, batch_size, indices, step, callbacks, kind: str, bar: ProgressBar) -> dict:
+        """Run ``step`` over batches of ``indices``; running loss/metrics weighted by batch size (Keras)."""
+        for m in self._metrics:
+            m.reset_state()
+        total, seen = 0.0, 0
+        logs: dict = {}
+        for b, start in enumerate(range(0, len(indices), batch_size)):
+            idx = indices[start:start + batch_size]
+            getattr(callbacks, f"on_{kind}_batch_begin")(b)
+            xb, yb = self._take(x, idx), y[idx]
+            loss, prediction = step(xb, yb)
+            total += loss * len(idx)
+            seen += len(idx)
+            for m in self._metrics:
+                m.update_state(yb, prediction)
+            logs = {"loss": total / seen, **{m.name: float(m.result()) for m in self._metrics}}
+            getattr(callbacks, f"on_{kind}_batch_end")(b, logs)
+            bar.update(b + 1, logs)
+            if kind == "train" and self.stop_training:
+                break
+        return logs
+
+    # ----- fit / evaluate / predict -----
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: Any = "auto", callbacks: Sequence[Any] | None = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0) -> History:
+        """Train for ``epochs`` passes over (x, y) in shuffled mini-batches; returns a ``History``.
+
+        x: (N, ...) samples (uint8 images are cast to float); y: (N,) labels or (N, ...) targets.
+        ``validation_split`` holds out the last fraction of the data before shuffling, as Keras does.
+        """
+        self._require_compiled("fit")
+        batch_size = _check_batch_size(batch_size)
+        verbose = 1 if verbose == "auto" else verbose
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"validation_split must be in [0, 1); got {validation_split!r}")
+        if not isinstance(epochs, int) or epochs < 0 or not isinstance(initial_epoch, int) or initial_epoch < 0:
+            raise ValueError(f"epochs and initial_epoch must be non-negative ints; got {epochs!r}, {initial_epoch!r}")
+        x = self._prepare_x(x, warn_unscaled=True)
+        n = self._length(x)
+        y = self._prepare_y(y, n)
+        if validation_data is None and validation_split:
+            split = n - int(math.floor(n * validation_split))
+            if split in (0, n):
+                raise ValueError(f"validation_split={validation_split} of {n} samples leaves an empty set")
+            validation_data = (self._take(x, slice(split, None)), y[split:])
+            x, y, n = self._take(x, slice(0, split)), y[:split], split
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            vx = self._prepare_x(validation_data[0])
+            validation_data = (vx, self._prepare_y(validation_data[1], self._length(vx)))
+        if n == 0:
+            raise ValueError("fit() got no training samples")
+        steps = math.ceil(n / batch_size)
+        history = History()
+        cbs = CallbackList(list(callbacks or []) + [history], model=self,
+                           params={"epochs": epochs, "steps": steps, "verbose": verbose})
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs: dict = {}
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            order = backend.rng().permutation(n) if shuffle else np.arange(n)
+            bar = ProgressBar(steps, verbose, title=f"Epoch {epoch + 1}/{epochs}")
+            logs = self._run_batches(x, y, batch_size, order, self._train_step, cbs, "train", bar)
+            if validation_data is not None:
+                val = self._evaluate_logs(*validation_data, batch_size, CallbackList([]), ProgressBar(0, 0))
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            cbs.on_epoch_end(epoch, logs)
+            bar.close(logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return history
+
+    def _evaluate_logs(self, x, y, batch_size, callbacks, bar) -> dict:
+        return self._run_batches(x, y, batch_size, np.arange(self._length(x)), self._test_step, callbacks,
+                                 "test", bar)
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
+                 callbacks: Sequence[Any] | None = None, return_dict: bool = False) -> Any:
+        """Loss and metrics on (x, y): ``[loss, metric, ...]``, a float without metrics, or a dict."""
+        self._require_compiled("evaluate")
+        batch_size = _check_batch_size(batch_size)
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, self._length(x))
+        steps = math.ceil(self._length(x) / batch_size)
+        cbs = CallbackList(callbacks, model=self, params={"steps": steps})
+        bar = ProgressBar(steps, 1 if verbose == "auto" else verbose)
+        cbs.on_test_begin()
+        logs = self._evaluate_logs(x, y, batch_size, cbs, bar)
+        cbs.on_test_end(logs)
+        bar.close(logs)
+        return _result(logs, self.metrics_names, return_dict)
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
+                callbacks: Sequence[Any] | None = None) -> Any:
+        """The model's outputs for x, computed in batches without recording gradients: an ndarray."""
+        batch_size = _check_batch_size(batch_size)
+        x = self._prepare_x(x)
+        n = self._length(x)
+        steps = math.ceil(n / batch_size)
+        cbs = CallbackList(callbacks, model=self, params={"steps": steps})
+        bar = ProgressBar(steps, 1 if verbose == "auto" else verbose)
+        cbs.on_predict_begin()
+        outputs = []
+        with no_grad():
+            for b, start in enumerate(range(0, n, batch_size)):
+                cbs.on_predict_batch_begin(b)
+                out = self(self._take(x, slice(start, start + batch_size)), training=False)
+                outputs.append([o.data for o in out] if isinstance(out, list) else out.data)
+                cbs.on_predict_batch_end(b, {"outputs": outputs[-1]})
+                bar.update(b + 1)
+        cbs.on_predict_end()
+        bar.close({})
+        if outputs and isinstance(outputs[0], list):
+            return [np.concatenate(parts) for parts in zip(*outputs)]
+        return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(self.output_shape[1:]), self.dtype)
+
+    def train_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:
+        """One gradient step on one batch; returns the loss (and metrics) on that batch."""
+        self._require_compiled("train_on_batch")
+        return self._one_batch(x, y, self._train_step, return_dict)
+
+    def test_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:
+        """Loss (and metrics) on one batch, without updating anything."""
+        self._require_compiled("test_on_batch")
+        return self._one_batch(x, y, self._test_step, return_dict)
+
+    def _one_batch(self, x, y, step, return_dict):
+        x = self._prepare_x(x, warn_unscaled=step == self._train_step)
+        y = self._prepare_y(y, self._length(x))
+        for m in self._metrics:
+            m.reset_state()
+        loss, prediction = step(x, y)
+        for m in self._metrics:
+            m.update_state(y, prediction)
+        logs = {"loss": loss, **{m.name: float(m.result()) for m in self._metrics}}
+        return _result(logs, self.metrics_names, return_dict)
+
+
+def _check_batch_size(batch_size: Any) -> int:
+    if batch_size is None:
+        return 32  # Keras' default
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+    return int(batch_size)
+
+
+def _result(logs: dict, names: list[str], return_dict: bool) -> Any:
+    if return_dict:
+        return dict(logs)
+    values = [logs.get(k, float("nan")) for k in names]
+    return values[0] if len(values) == 1 else values
