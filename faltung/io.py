@@ -59,8 +59,9 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def _weight_arrays(model) -> dict[str, np.ndarray]:
-    # The position prefix keeps keys unique even if two nested layers share a name.
-    return {f"{i:04d}:{w.name}": w.data for i, w in enumerate(model.weights)}
+    # Keyed by position and the weight's own name ("0003:bias"), not the layer's name: layer names
+    # differ between two instances of one architecture (dense, dense_1, ...), positions do not.
+    return {f"{i:04d}:{w.name.rsplit('/', 1)[-1]}": w.data for i, w in enumerate(model.weights)}
 
 
 def save_model(model, path: str | os.PathLike, include_optimizer: bool = True) -> None:

@@ -92,3 +92,64 @@ def test_bad_labels_are_refused():
         F.sparse_categorical_crossentropy(LOGITS, [0, 1, 2, 0.5, 1])
     with pytest.raises(ValueError, match=r"target must have the predictions' shape \(5, 4\); got \(5,\)"):
         F.categorical_crossentropy(LOGITS, LABELS)
+
+
+# ----- reduction="mean" | "sum" | "none" -----
+
+REDUCIBLE = [
+    (F.sparse_categorical_crossentropy, PROBS, LABELS, lambda: -np.log(PROBS[np.arange(5), LABELS])),
+    (F.categorical_crossentropy, PROBS, ONEHOT, lambda: -np.log(PROBS[np.arange(5), LABELS])),
+    (F.binary_crossentropy, PROBS, ONEHOT,
+     lambda: -np.mean(ONEHOT * np.log(PROBS) + (1 - ONEHOT) * np.log(1 - PROBS), axis=-1)),
+    (F.mean_squared_error, LOGITS, ONEHOT, lambda: np.mean((LOGITS - ONEHOT) ** 2, axis=-1)),
+    (F.mean_absolute_error, LOGITS, ONEHOT, lambda: np.mean(np.abs(LOGITS - ONEHOT), axis=-1)),
+]
+
+
+@pytest.mark.parametrize("loss,output,target,per_sample", REDUCIBLE)
+def test_reductions_are_mean_sum_and_per_sample(loss, output, target, per_sample):
+    expected = per_sample()
+    none = loss(output, target, reduction="none")
+    assert none.shape == (5,)
+    np.testing.assert_allclose(none.numpy(), expected, rtol=1e-6)
+    assert loss(output, target, reduction="sum").item() == pytest.approx(expected.sum(), rel=1e-6)
+    assert loss(output, target, reduction="mean").item() == pytest.approx(expected.mean(), rel=1e-6)
+    assert loss(output, target).item() == pytest.approx(expected.mean(), rel=1e-6)  # the default
+
+
+def test_reduction_none_keeps_all_axes_but_the_last():
+    x = rng.standard_normal((2, 3, 4, 5))
+    labels = rng.integers(0, 5, size=(2, 3, 4))
+    out = F.sparse_categorical_crossentropy(x, labels, from_logits=True, reduction="none")
+    assert out.shape == (2, 3, 4)
+    assert F.mean_squared_error(x, np.zeros_like(x), reduction="none").shape == (2, 3, 4)
+    assert F.binary_crossentropy(x, np.ones_like(x), from_logits=True, reduction="none").shape == (2, 3, 4)
+    # "sum" adds the per-sample losses, not every entry
+    mse_sum = F.mean_squared_error(x, np.zeros_like(x), reduction="sum").item()
+    assert mse_sum == pytest.approx(np.sum(np.mean(x ** 2, axis=-1)))
+
+
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+def test_reduced_gradients_match_finite_differences(reduction):
+    assert gradcheck(lambda o: F.sparse_categorical_crossentropy(o, LABELS, from_logits=True,
+                                                                 reduction=reduction), [LOGITS])
+    assert gradcheck(lambda o: F.binary_crossentropy(o, ONEHOT, from_logits=True, reduction=reduction), [LOGITS])
+    assert gradcheck(lambda o: F.mean_absolute_error(o, ONEHOT, reduction=reduction), [LOGITS])
+
+
+def test_sum_reduction_matches_pytorch(torch):
+    x = Tensor(LOGITS, requires_grad=True)
+    loss = F.sparse_categorical_crossentropy(x, LABELS, from_logits=True, reduction="sum")
+    loss.backward()
+    tx = torch.tensor(LOGITS, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(tx, torch.tensor(LABELS), reduction="sum")
+    tl.backward()
+    assert loss.item() == pytest.approx(tl.item(), rel=1e-12)
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), atol=1e-12)
+
+
+def test_unknown_reduction_is_refused():
+    with pytest.raises(ValueError, match=r"reduction must be one of 'mean', 'sum', 'none'; got 'avg'"):
+        F.mean_squared_error(LOGITS, ONEHOT, reduction="avg")
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        F.sparse_categorical_crossentropy(LOGITS, LABELS, reduction=None)

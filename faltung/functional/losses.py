@@ -1,7 +1,13 @@
-"""Loss functions, numerically stable, reduced like Keras: the mean over the batch.
+"""Loss functions, numerically stable, reduced like Keras: by default the mean over the batch.
 
 Argument order is (prediction, target), as in the rest of ``faltung.functional``;
 the Keras-style classes in ``faltung.losses`` take (y_true, y_pred).
+
+Every loss takes ``reduction``: ``"mean"`` (the default), ``"sum"``, or ``"none"``,
+which returns the per-sample losses: the class (last) axis is reduced the way Keras
+reduces it (a sum for the cross-entropies, a mean for the others), so an ``(N, C)``
+prediction gives shape ``(N,)``. ``"mean"`` and ``"sum"`` are the mean and the sum of
+those per-sample losses.
 """
 from __future__ import annotations
 
@@ -10,11 +16,34 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function, Tensor
-from ._checks import float_tensor
+from ._checks import check_choice, float_tensor
 from .activations import log_softmax
 from .core import clip
 
 EPSILON = 1e-7  # Keras' backend epsilon: probabilities are clipped to [ε, 1 - ε] before the log
+
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: Any) -> None:
+    check_choice(reduction, "reduction", REDUCTIONS)
+
+
+def _reduce(per_sample: Tensor, reduction: str) -> Tensor:
+    """Per-sample losses of shape output.shape[:-1], reduced as asked."""
+    if reduction == "none":
+        return per_sample
+    return per_sample.sum() if reduction == "sum" else per_sample.mean()
+
+
+def _reduce_elementwise(elementwise: Tensor, reduction: str) -> Tensor:
+    """Losses with one entry per output entry: Keras averages the last axis into per-sample losses."""
+    if reduction == "mean":
+        # The mean of per-sample means over equal-sized rows is the mean of all entries.
+        return elementwise.mean()
+    per_sample = elementwise.mean(axis=-1) if elementwise.ndim else elementwise
+    return _reduce(per_sample, reduction)
 
 
 def _labels(labels: Any, output: Tensor) -> np.ndarray:
@@ -53,20 +82,30 @@ def _log_probs(output: Tensor, from_logits: bool) -> Tensor:
     return clip(probs, EPSILON, 1 - EPSILON).log()
 
 
-def sparse_categorical_crossentropy(output: Any, labels: Any, from_logits: bool = False) -> Tensor:
-    """Mean over the batch of -log p[label]: output (N, C) probabilities or logits, labels (N,) ints."""
+def sparse_categorical_crossentropy(output: Any, labels: Any, from_logits: bool = False,
+                                    reduction: str = "mean") -> Tensor:
+    """-log p[label] per sample, reduced: output (N, C) probabilities or logits, labels (N,) or (N, 1) ints.
+
+    ``reduction="none"`` gives shape (N,) (in general output.shape[:-1]).
+    """
+    _check_reduction(reduction)
     output = float_tensor(output, "output")
     y = _labels(labels, output)
     log_p = _log_probs(output, from_logits)
     flat = log_p.reshape(-1, output.shape[-1])
-    return -flat[np.arange(flat.shape[0]), y.reshape(-1)].mean()
+    picked = -flat[np.arange(flat.shape[0]), y.reshape(-1)]
+    if reduction == "mean":
+        return picked.mean()
+    return _reduce(picked.reshape(output.shape[:-1]), reduction)
 
 
-def categorical_crossentropy(output: Any, target: Any, from_logits: bool = False) -> Tensor:
-    """Mean over the batch of -sum_c target[c]·log p[c]: output and one-hot target both (N, C)."""
+def categorical_crossentropy(output: Any, target: Any, from_logits: bool = False,
+                             reduction: str = "mean") -> Tensor:
+    """-sum_c target[c]·log p[c] per sample, reduced: output and one-hot target both (N, C)."""
+    _check_reduction(reduction)
     output = float_tensor(output, "output")
     t = _target(target, output)
-    return -(_log_probs(output, from_logits) * t).sum(axis=-1).mean()
+    return _reduce(-(_log_probs(output, from_logits) * t).sum(axis=-1), reduction)
 
 
 class SigmoidCrossEntropy(Function):
@@ -81,25 +120,30 @@ class SigmoidCrossEntropy(Function):
         return g * (sig - self.z), None
 
 
-def binary_crossentropy(output: Any, target: Any, from_logits: bool = False) -> Tensor:
-    """Mean of -[z·log p + (1-z)·log(1-p)]; output probabilities (or logits), target in [0, 1]."""
+def binary_crossentropy(output: Any, target: Any, from_logits: bool = False,
+                        reduction: str = "mean") -> Tensor:
+    """-[z·log p + (1-z)·log(1-p)], averaged over the last axis per sample, then reduced;
+    output probabilities (or logits) and target in [0, 1], same shape (N, K)."""
+    _check_reduction(reduction)
     output = float_tensor(output, "output")
     z = _target(target, output)
     if from_logits:
-        return SigmoidCrossEntropy.apply(output, z).mean()
+        return _reduce_elementwise(SigmoidCrossEntropy.apply(output, z), reduction)
     p = clip(output, EPSILON, 1 - EPSILON)
-    return -(z * p.log() + (1 - z) * (1 - p).log()).mean()
+    return _reduce_elementwise(-(z * p.log() + (1 - z) * (1 - p).log()), reduction)
 
 
-def mean_squared_error(output: Any, target: Any) -> Tensor:
-    """Mean of (output - target)², over every entry."""
+def mean_squared_error(output: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """(output - target)², averaged over the last axis per sample, then reduced (default: mean of all)."""
+    _check_reduction(reduction)
     output = float_tensor(output, "output")
     diff = output - _target(target, output)
-    return (diff * diff).mean()
+    return _reduce_elementwise(diff * diff, reduction)
 
 
-def mean_absolute_error(output: Any, target: Any) -> Tensor:
-    """Mean of |output - target|, over every entry."""
+def mean_absolute_error(output: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """|output - target|, averaged over the last axis per sample, then reduced (default: mean of all)."""
+    _check_reduction(reduction)
     output = float_tensor(output, "output")
     diff = output - _target(target, output)
-    return (diff * np.sign(diff.data)).mean()
+    return _reduce_elementwise(diff * np.sign(diff.data), reduction)

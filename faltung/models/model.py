@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Parameter
+from ..autograd import Parameter, Tensor, no_grad
 from ..layers.base import Layer, SymbolicTensor, get_layer_class, register, unique_name
 from ..layers.core import InputLayer
 from .training import Trainer
@@ -109,6 +109,18 @@ class Model(Trainer, Layer):
             values[id(t)] = t.layer(args if t.takes_list else args[0], training=training)
         results = [values[id(t)] for t in outs]
         return results if self._multi_out else results[0]
+
+    def build(self, input_shape: Any) -> None:
+        """A subclassed model builds by running ``call`` once on a zero sample, as Keras does."""
+        if self._graph is not None:
+            return
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        zeros = [Tensor(np.zeros((1,) + tuple(s[1:]), self.dtype)) for s in shapes]
+        with no_grad():
+            out = self.call(zeros if isinstance(input_shape, list) else zeros[0], training=False)
+        outs = out if isinstance(out, list) else [out]
+        shapes_out = [(None,) + tuple(o.shape[1:]) for o in outs]
+        self.output_shape = shapes_out if isinstance(out, list) else shapes_out[0]
 
     def compute_output_shape(self, input_shape):
         if self.output_shape is None:
