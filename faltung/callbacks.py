@@ -222,7 +222,7 @@ class EarlyStopping(Callback):
             if self.baseline is None or self._improves(current, self.baseline):
                 self.wait = 0
             return
-        if self.wait >= self.patience:
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 

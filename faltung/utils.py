@@ -34,7 +34,7 @@ def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float32
             raise ValueError("to_categorical: y contains NaN or infinite values; expected class labels")
         fractional = labels[labels != np.round(labels)]
         if fractional.size:
-            raise ValueError(f"to_categorical: y must hold whole class numbers; got {fractional.flat[0]!r}")
+            raise ValueError(f"to_categorical: y must hold whole class numbers; got {fractional.flat[0].item()!r}")
     try:
         out_dtype = np.dtype(dtype)
     except TypeError:

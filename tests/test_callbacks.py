@@ -121,6 +121,14 @@ def test_early_stopping_baseline_keeps_counting_until_baseline_is_beaten():
     assert len(fit(make_model(), [Script("loss", values), stop], 4).epoch) == 4
 
 
+def test_early_stopping_never_stops_at_the_first_epoch():
+    # a NaN is never an improvement, but Keras does not stop at epoch 0 (it checks `epoch > 0`)
+    stop = cb.EarlyStopping(monitor="loss", patience=1)
+    assert len(fit(make_model(), [Script("loss", [float("nan"), 1.0, 0.9]), stop], 3).epoch) == 3
+    stop = cb.EarlyStopping(monitor="loss", patience=1)
+    assert len(fit(make_model(), [Script("loss", [float("nan"), float("nan"), 0.9]), stop], 3).epoch) == 2
+
+
 def test_early_stopping_start_from_epoch_ignores_warm_up():
     values = [1.0, 2.0, 3.0, 4.0, 5.0]
     stop = cb.EarlyStopping(monitor="loss", patience=0, start_from_epoch=2)

@@ -18,7 +18,8 @@ ALL_LAYERS = [
     lambda: layers.ReLU(max_value=1.0, negative_slope=0.1, threshold=0.2), lambda: layers.Softmax(),
     lambda: layers.Dropout(0.3), lambda: layers.BatchNormalization(momentum=0.9),
     lambda: layers.ZeroPadding2D(((1, 2), (0, 1))), lambda: layers.Reshape((-1, 3)),
-    lambda: layers.Rescaling(1 / 255.0, offset=-0.5),
+    lambda: layers.Rescaling(1 / 255.0, offset=-0.5), lambda: layers.RandomFlip("horizontal", seed=1),
+    lambda: layers.RandomTranslation(0.1, (-0.2, 0.3), fill_mode="nearest"), lambda: layers.RandomCrop(3, 4),
 ]
 
 

@@ -1,4 +1,5 @@
 """Keras-style layers: each holds its Parameters and calls a differentiable op of ``faltung.functional``."""
+from .augmentation import RandomCrop, RandomFlip, RandomTranslation
 from .base import Layer, SymbolicTensor, get_layer_class, register
 from .conv import Conv2D, ZeroPadding2D
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, ReLU, Rescaling, Reshape, Softmax
@@ -14,4 +15,5 @@ __all__ = [
     "ZeroPadding2D", "MaxPool2D", "MaxPooling2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
     "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "Dense", "Flatten", "Activation", "ReLU",
     "Softmax", "Dropout", "Reshape", "Rescaling", "BatchNormalization", "Add", "Concatenate",
+    "RandomFlip", "RandomTranslation", "RandomCrop",
 ]
