@@ -121,7 +121,9 @@ class RandomTranslation(_RandomLayer):
         return y
 
     def get_config(self):
-        return {**super().get_config(), "height_factor": self.height_factor, "width_factor": self.width_factor,
+        as_json = lambda f: list(f) if isinstance(f, (tuple, list)) else f  # noqa: E731
+        return {**super().get_config(), "height_factor": as_json(self.height_factor),
+                "width_factor": as_json(self.width_factor),
                 "fill_mode": self.fill_mode, "interpolation": self.interpolation, "fill_value": self.fill_value}
 
 
