@@ -68,7 +68,7 @@ def save_model(model, path: str | os.PathLike, include_optimizer: bool = True) -
     """Write ``model`` (architecture, weights, compile settings, optimizer state) to one zip file."""
     document = {"format": FORMAT, "format_version": FORMAT_VERSION, "faltung_version": __version__,
                 "class_name": type(model).__name__, "config": model.get_config(),
-                "compile_config": None}
+                "compile_config": None, "metadata": getattr(model, "metadata", {})}
     files = {"weights.npz": _npz_bytes(_weight_arrays(model))}
     if model.compiled and include_optimizer:
         from . import optimizers
@@ -210,6 +210,10 @@ def load_model(path: str | os.PathLike, compile: bool = True):
         except (ValueError, TypeError, KeyError) as err:
             raise reader.error(f"the model config is invalid ({type(err).__name__}: {err})") from None
         _check_and_assign(reader, model, reader.arrays("weights.npz"))
+        metadata = doc.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise reader.error("metadata must be a JSON object")
+        model.metadata = metadata
         compile_config = doc.get("compile_config")
         if compile and compile_config:
             try:

@@ -13,17 +13,28 @@ from .im2col import crop, pad, padded_zeros, tap_slices, windows
 from .padding import Pads
 
 
+def _taps(xp: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], out_hw: tuple[int, int]):
+    """(tap index, strided view (N, out_h, out_w, C) of that tap's cells), in row-major window order."""
+    for t in range(pool[0] * pool[1]):
+        rows, cols = tap_slices(divmod(t, pool[1]), out_hw, strides, (1, 1))
+        yield t, xp[:, rows, cols, :]
+
+
 def max_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], pads: Pads,
                      out_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """x (N, H, W, C) -> (out (N, out_h, out_w, C), winner tap index per output, same shape).
 
-    The winner is the first maximum in row-major window order, as in PyTorch.
+    A running maximum over the window's taps (one strided view each, no window copy);
+    the winner is the first maximum in row-major window order, as in PyTorch.
     """
-    n, _, _, c = x.shape
-    win = windows(pad(x, pads, -np.inf), pool, strides, (1, 1), out_hw)
-    flat = win.reshape(n, out_hw[0], out_hw[1], pool[0] * pool[1], c)
-    arg = flat.argmax(axis=3)
-    out = np.take_along_axis(flat, arg[:, :, :, None, :], axis=3)[:, :, :, 0, :]
+    xp = pad(x, pads, -np.inf)
+    taps = list(_taps(xp, pool, strides, out_hw))
+    out = taps[0][1].copy()
+    for _, view in taps[1:]:
+        np.maximum(out, view, out=out)
+    arg = np.full(out.shape, len(taps) - 1, dtype=np.int16 if len(taps) > 127 else np.int8)
+    for t, view in reversed(taps[:-1]):  # last write wins, so walking backwards keeps the first maximum
+        np.copyto(arg, t, where=view == out)
     return out, arg
 
 
@@ -32,9 +43,13 @@ def max_pool_backward(grad: np.ndarray, arg: np.ndarray, x_shape: tuple[int, ...
     """Route each output's gradient to the one input cell that won its max."""
     dxp = padded_zeros(x_shape, pads, grad.dtype)
     out_hw = grad.shape[1:3]
-    for t in range(pool[0] * pool[1]):
-        rows, cols = tap_slices(divmod(t, pool[1]), out_hw, strides, (1, 1))
-        dxp[:, rows, cols, :] += np.where(arg == t, grad, 0)
+    overlapping = strides[0] < pool[0] or strides[1] < pool[1]
+    for t, view in _taps(dxp, pool, strides, out_hw):
+        routed = np.where(arg == t, grad, 0)
+        if overlapping:
+            view += routed
+        else:  # windows do not overlap: each cell belongs to one window, so assign
+            view[...] = routed
     return crop(dxp, pads)
 
 

@@ -25,6 +25,8 @@ class Trainer:
         self._metrics: list = []
         self._compile_config: dict | None = None
         self._warned_unscaled = False
+        # JSON-able facts saved with the model (the CLI keeps class names and epochs trained here)
+        self.metadata: dict = {}
 
     # ----- compile -----
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Sequence[Any] | None = None) -> None:

@@ -1,0 +1,40 @@
+"""The ``faltung`` command: train, evaluate, predict and summarise CNNs from the shell.
+
+Exit codes: 0 success, 1 a runtime error (one line, no traceback unless ``--debug``),
+2 a usage error, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from .. import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import inspect, train
+    parser = argparse.ArgumentParser(
+        prog="faltung", description="Convolutional neural networks on NumPy alone: train, evaluate, predict.")
+    parser.add_argument("--version", action="version", version=f"faltung {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (train, inspect):
+        module.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        print("faltung: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, RuntimeError, KeyError) as err:
+        if args.debug:
+            raise
+        message = str(err) if not isinstance(err, KeyError) else f"missing {err}"
+        print(f"faltung: error: {message}", file=sys.stderr)
+        return 1
