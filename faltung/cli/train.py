@@ -30,6 +30,8 @@ def add_commands(commands) -> None:
     p.add_argument("--optimizer", default="adam", help="adam, sgd, rmsprop, adagrad or adamw (default: adam)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's, Keras')")
     p.add_argument("--validation-split", type=float, default=0.0, help="fraction held out to validate on")
+    p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                   help="train on the first N training images only (quick trials)")
     p.add_argument("--seed", type=int, default=0, help="random seed for initialisation and shuffling")
     p.add_argument("--image-size", type=_positive_int, default=28, help="image side for a DIR dataset")
     p.add_argument("--color-mode", choices=("grayscale", "rgb"), default="grayscale",
@@ -62,6 +64,8 @@ def run(args) -> int:
 
     backend.set_seed(args.seed)
     data = load(args.dataset, args.data_dir, args.image_size, args.color_mode, args.seed)
+    if args.limit:
+        data.x_train, data.y_train = data.x_train[:args.limit], data.y_train[:args.limit]
     if args.resume:
         model = models.load_model(args.resume)
         if not model.compiled:
