@@ -101,3 +101,29 @@ def test_ctrl_c_stops_after_the_batch_and_saves_a_checkpoint(tmp_path, capsys, m
     assert code == 130 and out.exists() and "--resume" in printed
     model = load_model(out)
     assert model.metadata.get("epochs_trained", 0) == 0 and model.optimizer.iterations == 2
+
+
+def faltung(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "faltung", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+def test_every_sub_command_as_a_process(tmp_path):
+    model = tmp_path / "p.faltung"
+    result = faltung("train", *FAST, "--out", str(model))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("test accuracy")
+    result = faltung("evaluate", str(model))
+    assert result.returncode == 0 and "accuracy:" in result.stdout
+    image = tmp_path / "x.npy"
+    np.save(image, np.zeros((28, 28), np.uint8))
+    result = faltung("predict", str(model), str(image))
+    assert result.returncode == 0 and result.stdout.startswith(str(image))
+    result = faltung("summary", str(model))
+    assert result.returncode == 0 and "Total params" in result.stdout
+    result = faltung("predict", str(model), str(tmp_path / "absent.png"))
+    assert result.returncode == 1 and result.stderr.startswith("faltung: error:") and "Traceback" not in result.stderr
+    result = faltung("--debug", "summary", str(tmp_path / "absent.faltung"))
+    assert result.returncode != 0 and "Traceback" in result.stderr
+    result = faltung("train", "--epochs", "-1")
+    assert result.returncode == 2 and "usage:" in result.stderr

@@ -25,7 +25,7 @@ def add_commands(commands) -> None:
                                                     "~/.cache/faltung, the Debian package, a download)")
     p.add_argument("--model", default="lenet", metavar="NAME|CONFIG.json",
                    help="lenet, vgg-small, resnet-small, or a model config JSON file (default: lenet)")
-    p.add_argument("--epochs", type=_positive_int, default=5, help="epochs to train (default: 5)")
+    p.add_argument("--epochs", type=_positive_int, default=10, help="epochs to train (default: 10)")
     p.add_argument("--batch-size", type=_positive_int, default=128, help="default: 128")
     p.add_argument("--optimizer", default="adam", help="adam, sgd, rmsprop, adagrad or adamw (default: adam)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's, Keras')")
@@ -39,6 +39,8 @@ def add_commands(commands) -> None:
     p.add_argument("--out", default=None, help="where to save the model (default: <model>-<dataset>.faltung)")
     p.add_argument("--resume", default=None, metavar="PATH", help="continue training a saved model")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="progress display (default: 1)")
+    p.add_argument("--report", default=None, metavar="DIR",
+                   help="also write pictures of the trained model and an index.html into DIR (needs matplotlib)")
     p.set_defaults(run=run)
 
 
@@ -107,6 +109,9 @@ def run(args) -> int:
               f"continue with: faltung train --resume {out} --epochs {args.epochs}")
         return 130
     loss, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=max(args.batch_size, 256), verbose=0)
+    if args.report:
+        from .report import write_training_report
+        print(f"report: {write_training_report(args, model, data, history_csv, out, loss, accuracy, seconds)}")
     print(f"test accuracy {accuracy:.4f} - test loss {loss:.4f} - {seconds:.1f} s training "
           f"({args.epochs - start_epoch} epochs) - saved {out} and {history_csv}")
     return 0

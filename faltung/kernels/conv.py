@@ -1,18 +1,55 @@
-"""Convolutional layer kernels (im2col + one matrix product), forward and backward.
+"""Convolutional layer kernels: cache-blocked im2col + matrix products, forward and backward.
 
 The lecture's convolutional layer on 3-D input with r filters and a bias:
 
     Z[i, j, r] = sum_{i', j', k} x[s·i + d·i', s·j + d·j', k] · f[i', j', k, r] + b[r]
 
-computed for a batch of NHWC images as ``cols @ f.reshape(kh·kw·C_in, C_out)``
-where ``cols`` holds every window of the zero-padded input as one row.
+computed for a batch of NHWC images as ``cols @ f.reshape(kh·kw·C_in, C_out)``, where
+``cols`` holds every window of the zero-padded input as one row. The batch is cut
+into chunks whose column buffer fits in cache and is reused across chunks and calls.
+
+Backward: dW = colsᵀ · dZ (chunk by chunk); for stride 1, dx is itself a
+correlation, of the zero-padded dZ with the kernel rotated by 180° and its channel
+axes swapped (no scatter); for larger strides dx = col2im(dZ · Wᵀ), one strided add
+per kernel tap.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .im2col import add_windows, crop, pad, padded_zeros, windows
+from . import scratch
+from .im2col import add_windows, padded_zeros, windows
 from .padding import Pads
+
+CHUNK_BYTES = 2 * 2**20  # column buffer per chunk: about the size of the L2/L3 share of one core
+
+
+def _chunk_images(rows_per_image: int, row_bytes: int, n: int) -> int:
+    return max(1, min(n, CHUNK_BYTES // max(rows_per_image * row_bytes, 1)))
+
+
+def pad_into_buffer(x: np.ndarray, pads: Pads, purpose: str) -> np.ndarray:
+    """``x`` zero-padded, written into a reused buffer (no fresh allocation per call)."""
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right == 0:
+        return x
+    n, h, w, c = x.shape
+    xp = scratch.buffer(purpose, (n, h + top + bottom, w + left + right, c), x.dtype)
+    # zero only the border: the interior is overwritten
+    xp[:, :top] = 0
+    xp[:, top + h:] = 0
+    xp[:, top:top + h, :left] = 0
+    xp[:, top:top + h, left + w:] = 0
+    xp[:, top:top + h, left:left + w] = x
+    return xp
+
+
+def pad_or_crop(x: np.ndarray, pads: Pads, purpose: str) -> np.ndarray:
+    """Like ``pad_into_buffer`` but a negative entry removes rows/columns instead."""
+    (top, bottom), (left, right) = pads
+    h, w = x.shape[1:3]
+    x = x[:, max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
+    return pad_into_buffer(x, ((max(top, 0), max(bottom, 0)), (max(left, 0), max(right, 0))), purpose)
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: tuple[int, int],
@@ -20,32 +57,98 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: 
     """x (N, H, W, C_in), w (kh, kw, C_in, C_out), b (C_out,) or None -> (N, out_h, out_w, C_out)."""
     kh, kw, c_in, c_out = w.shape
     n = x.shape[0]
-    cols = windows(pad(x, pads), (kh, kw), strides, dilation, out_hw).reshape(-1, kh * kw * c_in)
-    out = cols @ w.reshape(-1, c_out)
+    out_h, out_w = out_hw
+    w2 = w.reshape(-1, c_out)
+    out = np.empty((n, out_h, out_w, c_out), dtype=np.result_type(x, w))
+    out2 = out.reshape(-1, c_out)
+    if kh == kw == 1 and strides == (1, 1) and pads == ((0, 0), (0, 0)):
+        np.matmul(x.reshape(-1, c_in), w2, out=out2)  # a 1×1 convolution is a dense layer on pixels
+    else:
+        xp = pad_into_buffer(x, pads, "conv.xp")
+        rows = out_h * out_w
+        k = kh * kw * c_in
+        chunk = _chunk_images(rows, k * x.itemsize, n)
+        cols = scratch.buffer("conv.cols", (chunk * rows, k), x.dtype)
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            c = cols[:m * rows]
+            np.copyto(c.reshape(m, out_h, out_w, kh, kw, c_in),
+                      windows(xp[start:start + m], (kh, kw), strides, dilation, out_hw))
+            np.matmul(c, w2, out=out2[start * rows:(start + m) * rows])
     if b is not None:
-        out += b
-    return out.reshape(n, out_hw[0], out_hw[1], c_out)
+        out2 += b
+    return out
 
 
 def conv2d_backward(grad: np.ndarray, x: np.ndarray, w: np.ndarray, strides: tuple[int, int],
                     dilation: tuple[int, int], pads: Pads, need: tuple[bool, bool, bool] = (True, True, True)):
     """Gradients (dx, dw, db) of ``conv2d_forward`` given dL/dZ ``grad`` (N, out_h, out_w, C_out).
 
-    dw = colsᵀ · grad and dx = col2im(grad · fᵀ): the chain rule through the same
-    windows the forward pass read. Entries of ``need`` that are False come back None.
+    Entries of ``need`` that are False come back None (and are not computed).
     """
     kh, kw, c_in, c_out = w.shape
     n, out_h, out_w, _ = grad.shape
     g2 = grad.reshape(-1, c_out)
-    dx = dw = db = None
-    if need[2]:
-        db = g2.sum(axis=0)
-    if need[1]:
-        cols = windows(pad(x, pads), (kh, kw), strides, dilation, (out_h, out_w)).reshape(-1, kh * kw * c_in)
-        dw = (cols.T @ g2).reshape(w.shape)
+    db = g2.sum(axis=0) if need[2] else None
+    dw = _kernel_grad(grad, x, w.shape, strides, dilation, pads) if need[1] else None
+    dx = None
     if need[0]:
-        dwin = (g2 @ w.reshape(-1, c_out).T).reshape(n, out_h, out_w, kh, kw, c_in)
-        dxp = padded_zeros(x.shape, pads, grad.dtype)
-        add_windows(dxp, dwin, strides, dilation)
-        dx = crop(dxp, pads)
+        if strides == (1, 1):
+            dx = _input_grad_by_correlation(grad, w, x.shape, dilation, pads)
+        else:
+            dx = _input_grad_by_col2im(grad, w, x.shape, strides, dilation, pads)
     return dx, dw, db
+
+
+def _kernel_grad(grad, x, w_shape, strides, dilation, pads) -> np.ndarray:
+    """dW[i', j', k, r] = sum over the batch and positions of x-window · dZ: colsᵀ · dZ, chunk by chunk."""
+    kh, kw, c_in, c_out = w_shape
+    n, out_h, out_w, _ = grad.shape
+    g2 = grad.reshape(-1, c_out)
+    if kh == kw == 1 and strides == (1, 1) and pads == ((0, 0), (0, 0)):
+        return (x.reshape(-1, c_in).T @ g2).reshape(w_shape)
+    xp = pad_into_buffer(x, pads, "conv.xp")
+    rows, k = out_h * out_w, kh * kw * c_in
+    chunk = _chunk_images(rows, k * x.itemsize, n)
+    cols = scratch.buffer("conv.cols", (chunk * rows, k), x.dtype)
+    dw = np.zeros((k, c_out), dtype=grad.dtype)
+    part = scratch.buffer("conv.dw", (k, c_out), grad.dtype)
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        c = cols[:m * rows]
+        np.copyto(c.reshape(m, out_h, out_w, kh, kw, c_in),
+                  windows(xp[start:start + m], (kh, kw), strides, dilation, (out_h, out_w)))
+        np.matmul(c.T, g2[start * rows:(start + m) * rows], out=part)
+        dw += part
+    return dw.reshape(w_shape)
+
+
+def _input_grad_by_correlation(grad, w, x_shape, dilation, pads) -> np.ndarray:
+    """Stride 1: dx = dZ (zero-padded by d(k-1) minus the forward padding) ⋆ rot180(f) with C_in, C_out swapped."""
+    kh, kw, _, _ = w.shape
+    (dh, dw_), ((top, bottom), (left, right)) = dilation, pads
+    h, width = x_shape[1:3]
+    out_h, out_w = grad.shape[1:3]
+    back_pads = ((dh * (kh - 1) - top, h + top - out_h), (dw_ * (kw - 1) - left, width + left - out_w))
+    gp = pad_or_crop(grad, back_pads, "conv.gp")
+    flipped = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
+    return conv2d_forward(gp, flipped, None, (1, 1), dilation, ((0, 0), (0, 0)), (h, width))
+
+
+def _input_grad_by_col2im(grad, w, x_shape, strides, dilation, pads) -> np.ndarray:
+    """Strided: dx = col2im(dZ · Wᵀ), chunk by chunk, the window gradient added one tap at a time."""
+    kh, kw, c_in, c_out = w.shape
+    n, out_h, out_w, _ = grad.shape
+    w2t = w.reshape(-1, c_out).T
+    dxp = padded_zeros(x_shape, pads, grad.dtype)
+    rows, k = out_h * out_w, kh * kw * c_in
+    chunk = _chunk_images(rows, k * grad.itemsize, n)
+    dwin = scratch.buffer("conv.dwin", (chunk * rows, k), grad.dtype)
+    g2 = grad.reshape(-1, c_out)
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        d = dwin[:m * rows]
+        np.matmul(g2[start * rows:(start + m) * rows], w2t, out=d)
+        add_windows(dxp[start:start + m], d.reshape(m, out_h, out_w, kh, kw, c_in), strides, dilation)
+    (top, bottom), (left, right) = pads
+    return np.ascontiguousarray(dxp[:, top:top + x_shape[1], left:left + x_shape[2]])

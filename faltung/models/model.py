@@ -173,6 +173,15 @@ class Model(Trainer, Layer):
         from ..io import load_weights
         load_weights(self, filepath)
 
+    def export(self, filepath, format: str = "onnx", opset: int | None = None) -> None:
+        """Write the model for other runtimes (Keras 3's spelling): ``model.export("net.onnx", format="onnx")``.
+
+        The ONNX file takes and returns what ``predict`` does: NHWC float32 input with a dynamic batch
+        axis, inputs and outputs named after their layers. ``opset`` defaults to 17. Needs ``onnx``.
+        """
+        from ..export import export_model
+        export_model(self, filepath, format=format, opset=opset)
+
     # ----- config -----
     def get_config(self) -> dict:
         if self._graph is None:

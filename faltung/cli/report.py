@@ -1,0 +1,32 @@
+"""``faltung train --report DIR``: the run's pictures and an index.html, written after training."""
+from __future__ import annotations
+
+import os
+
+
+def write_training_report(args, model, data, history_csv: str, out: str, loss: float, accuracy: float,
+                          seconds: float) -> str:
+    """Write the report of a finished ``faltung train`` run into ``args.report``; return index.html's path."""
+    from ..viz._figure import use_agg
+    use_agg()
+    from ..viz import write_report
+    settings = {
+        "dataset": data.name, "model": args.model, "epochs": model.metadata.get("epochs_trained", args.epochs),
+        "batch size": args.batch_size, "optimizer": type(model.optimizer).__name__,
+        "learning rate": _number_or_text(model.optimizer.learning_rate), "validation split": args.validation_split,
+        "training images": len(data.x_train), "test images": len(data.x_test), "seed": args.seed,
+        "parameters": f"{model.count_params():,}", "saved model": os.path.abspath(out),
+        "history CSV": os.path.abspath(history_csv), "resumed from": args.resume or "-",
+    }
+    metrics = {"test loss": loss, "test accuracy": accuracy, "training time (s)": round(seconds, 1)}
+    names = model.metadata.get("class_names") or data.class_names
+    return write_report(args.report, model, data.x_test, data.y_test, names,
+                        history=history_csv if os.path.isfile(history_csv) else None, settings=settings,
+                        metrics=metrics, title=f"faltung report: {args.model} on {data.name}")
+
+
+def _number_or_text(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):  # a schedule object: show what it is
+        return type(value).__name__

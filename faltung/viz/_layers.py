@@ -1,0 +1,109 @@
+"""Finding a model's layers for the pictures, and recording what each layer computes for one input."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def conv_class() -> type:
+    from ..layers.conv import Conv2D
+    return Conv2D
+
+
+def is_conv(layer: Any) -> bool:
+    return isinstance(layer, conv_class())
+
+
+def is_map_layer(layer: Any) -> bool:
+    """Conv2D and the (non-global) pooling layers: the ones whose outputs are (H, W, C) feature maps."""
+    from ..layers.pooling import _Pooling2D
+    return isinstance(layer, (conv_class(), _Pooling2D))
+
+
+def resolve_layer(model: Any, layer: Any) -> Any:
+    """A layer of ``model`` given as a Layer, a name or an index into ``model.layers``."""
+    from ..layers.base import Layer
+    layers = model.layers
+    if isinstance(layer, Layer):
+        if not any(layer is l for l in layers):
+            raise ValueError(f"layer {layer.name!r} is not a layer of model {model.name!r}; "
+                             f"its layers are {[l.name for l in layers]}")
+        return layer
+    if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+        if not -len(layers) <= layer < len(layers):
+            raise ValueError(f"layer index {layer} is out of range; model {model.name!r} has {len(layers)} layers")
+        return layers[int(layer)]
+    if isinstance(layer, str):
+        for l in layers:
+            if l.name == layer:
+                return l
+        raise ValueError(f"unknown layer {layer!r}; model {model.name!r} has the layers "
+                         f"{[l.name for l in layers]}")
+    raise ValueError(f"a layer must be given as a Layer, a name or an index; got {type(layer).__name__} {layer!r}")
+
+
+def first_conv(model: Any) -> Any:
+    for layer in model.layers:
+        if is_conv(layer):
+            return layer
+    raise ValueError(f"model {model.name!r} has no Conv2D layer; its layers are {[l.name for l in model.layers]}")
+
+
+def input_image_shape(model: Any) -> tuple[int, int, int]:
+    """The (H, W, C) that one input image of ``model`` must have."""
+    shape = model.input_shape
+    if isinstance(shape, list) or shape is None or len(shape) != 4:
+        raise ValueError(f"feature maps need a model with one image input (None, H, W, C); "
+                         f"model {model.name!r} takes {shape}")
+    return tuple(shape[1:])
+
+
+def as_batch(model: Any, image: Any) -> np.ndarray:
+    """One image as a batch of one: (H, W, C), (1, H, W, C) or, for one channel, (H, W) -> (1, H, W, C)."""
+    expected = input_image_shape(model)
+    array = np.asarray(image)
+    if array.ndim == 2 and expected[-1] == 1:
+        array = array[..., None]
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.shape != expected:
+        raise ValueError(f"the image must have the model's input shape {expected} (or (1, *shape)); "
+                         f"got shape {np.shape(image)}")
+    return array[None]
+
+
+def layer_outputs(model: Any, image: Any, layers: Sequence[Any]) -> list[np.ndarray]:
+    """What each of ``layers`` outputs when ``model`` runs on one ``image`` (inference mode).
+
+    Returns a list of (H, W, C) arrays (the batch axis removed). Works for Sequential,
+    functional and subclassed models alike: each layer's ``call`` is wrapped for the one
+    forward pass and restored afterwards, so no second graph has to be built.
+    """
+    from ..autograd import no_grad
+    batch = as_batch(model, image)
+    recorded: dict[int, np.ndarray] = {}
+
+    def recorder(layer):
+        original = layer.call
+
+        def call(x, training=False):
+            out = original(x, training=training)
+            recorded.setdefault(id(layer), np.asarray(getattr(out, "data", out)))
+            return out
+        return call
+
+    wrapped = []
+    try:
+        for layer in layers:
+            layer.call = recorder(layer)
+            wrapped.append(layer)
+        with no_grad():
+            model(batch, training=False)
+    finally:
+        for layer in wrapped:
+            del layer.call  # the instance attribute goes; the class's call shows through again
+    missing = [l.name for l in layers if id(l) not in recorded]
+    if missing:
+        raise ValueError(f"layers {missing} did not run when model {model.name!r} was called")
+    return [recorded[id(l)][0] for l in layers]
