@@ -179,3 +179,11 @@ def test_parity_with_pytorch(torch, seed):
     np.testing.assert_allclose(fx.grad, tx.grad.numpy().transpose(0, 2, 3, 1), **tol)
     np.testing.assert_allclose(fw.grad, tw.grad.numpy().transpose(2, 3, 1, 0), **tol)
     np.testing.assert_allclose(fb.grad, tb.grad.numpy(), **tol)
+
+
+def test_fused_relu_equals_conv_then_relu():
+    rng = np.random.default_rng(7)
+    x, w, b = rng.standard_normal((2, 6, 5, 3)), rng.standard_normal((3, 3, 3, 4)), rng.standard_normal(4)
+    fused = F.conv2d(x, w, b, padding="same", relu=True).numpy()
+    np.testing.assert_array_equal(fused, F.relu(F.conv2d(x, w, b, padding="same")).numpy())
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, strides=2, padding="same", relu=True), [x, w, b])

@@ -116,14 +116,11 @@ def _stem(path: str) -> str:
 
 
 def _write(fig, args, default: str) -> int:
-    from ..viz._figure import close
+    from ..viz._figure import close, finish, pixel_size
     out = args.out or default
     try:
-        folder = os.path.dirname(out)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        fig.savefig(out, dpi=args.dpi)
-        width, height = (round(v) for v in fig.get_size_inches() * args.dpi)
+        finish(fig, out, args.dpi)
+        width, height = pixel_size(fig, args.dpi)
     finally:
         close(fig)
     print(f"wrote {out} ({width}x{height} px)")

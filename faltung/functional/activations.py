@@ -12,11 +12,16 @@ from ._checks import float_tensor
 
 class ReLU(Function):
     def forward(self, x):
-        self.positive = x > 0
-        return np.where(self.positive, x, x.dtype.type(0))
+        self.out = np.maximum(x, x.dtype.type(0))
+        return self.out
 
     def backward(self, g):
-        return (np.where(self.positive, g, g.dtype.type(0)),)
+        return (relu_grad(g, self.out),)
+
+
+def relu_grad(g: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """dL/dx of y = max(x, 0) from dL/dy and y: passes where y > 0."""
+    return np.multiply(g, out > 0, dtype=g.dtype)
 
 
 class LeakyReLU(Function):

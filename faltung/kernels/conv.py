@@ -22,6 +22,7 @@ from .im2col import add_windows, padded_zeros, windows
 from .padding import Pads
 
 CHUNK_BYTES = 2 * 2**20  # column buffer per chunk: about the size of the L2/L3 share of one core
+MIN_CHANNELS_FOR_CORRELATION = 16
 
 
 def _chunk_images(rows_per_image: int, row_bytes: int, n: int) -> int:
@@ -93,7 +94,9 @@ def conv2d_backward(grad: np.ndarray, x: np.ndarray, w: np.ndarray, strides: tup
     dw = _kernel_grad(grad, x, w.shape, strides, dilation, pads) if need[1] else None
     dx = None
     if need[0]:
-        if strides == (1, 1):
+        # The correlation form is one big matrix product with C_in output columns: BLAS is
+        # efficient only when C_in is not tiny (a first layer on grey or RGB images is).
+        if strides == (1, 1) and c_in >= MIN_CHANNELS_FOR_CORRELATION:
             dx = _input_grad_by_correlation(grad, w, x.shape, dilation, pads)
         else:
             dx = _input_grad_by_col2im(grad, w, x.shape, strides, dilation, pads)

@@ -22,34 +22,44 @@ def _taps(xp: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], out_h
 
 def max_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], pads: Pads,
                      out_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """x (N, H, W, C) -> (out (N, out_h, out_w, C), winner tap index per output, same shape).
+    """x (N, H, W, C) -> (out (N, out_h, out_w, C), took (T-1, N, out_h, out_w, C) bools).
 
-    A running maximum over the window's taps (one strided view each, no window copy);
-    the winner is the first maximum in row-major window order, as in PyTorch.
+    A running maximum over the window's T taps, one strided view each (no window
+    copy). ``took[t-1]`` records where tap t was strictly greater than the taps before
+    it, so the winner is the last tap that took the lead: the first maximum in
+    row-major window order, as in PyTorch.
     """
     xp = pad(x, pads, -np.inf)
-    taps = list(_taps(xp, pool, strides, out_hw))
-    out = taps[0][1].copy()
-    for _, view in taps[1:]:
+    taps = [view for _, view in _taps(xp, pool, strides, out_hw)]
+    out = taps[0].copy()
+    took = np.empty((len(taps) - 1,) + out.shape, dtype=bool)
+    for t, view in enumerate(taps[1:]):
+        np.greater(view, out, out=took[t])
         np.maximum(out, view, out=out)
-    arg = np.full(out.shape, len(taps) - 1, dtype=np.int16 if len(taps) > 127 else np.int8)
-    for t, view in reversed(taps[:-1]):  # last write wins, so walking backwards keeps the first maximum
-        np.copyto(arg, t, where=view == out)
-    return out, arg
+    return out, took
 
 
-def max_pool_backward(grad: np.ndarray, arg: np.ndarray, x_shape: tuple[int, ...], pool: tuple[int, int],
+def max_pool_backward(grad: np.ndarray, took: np.ndarray, x_shape: tuple[int, ...], pool: tuple[int, int],
                       strides: tuple[int, int], pads: Pads) -> np.ndarray:
-    """Route each output's gradient to the one input cell that won its max."""
+    """Route each output's gradient to the one input cell that won its max (walking the taps backwards:
+    the last tap that took the lead is the winner)."""
     dxp = padded_zeros(x_shape, pads, grad.dtype)
     out_hw = grad.shape[1:3]
     overlapping = strides[0] < pool[0] or strides[1] < pool[1]
-    for t, view in _taps(dxp, pool, strides, out_hw):
-        routed = np.where(arg == t, grad, 0)
+    views = [view for _, view in _taps(dxp, pool, strides, out_hw)]
+    remaining = grad.copy()
+    routed = np.empty_like(grad)
+    zero = grad.dtype.type(0)
+    for t in range(len(views) - 1, -1, -1):
+        if t > 0:
+            np.multiply(remaining, took[t - 1], out=routed)
+            np.copyto(remaining, zero, where=took[t - 1])
+        else:
+            routed = remaining
         if overlapping:
-            view += routed
+            views[t] += routed
         else:  # windows do not overlap: each cell belongs to one window, so assign
-            view[...] = routed
+            views[t][...] = routed
     return crop(dxp, pads)
 
 

@@ -43,6 +43,8 @@ class Conv2D(Layer):
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
 
     def call(self, x, training=False):
+        if self.activation is F.relu:  # fused: no separate activation array or pass
+            return F.conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate, relu=True)
         return self.activation(F.conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate))
 
     def compute_output_shape(self, input_shape):

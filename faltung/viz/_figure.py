@@ -45,17 +45,27 @@ def new_figure(width: float, height: float) -> Any:
     return pyplot().figure(figsize=(width, height))
 
 
+def pixel_size(fig: Any, dpi: int = DEFAULT_DPI) -> tuple[int, int]:
+    """(width, height) in pixels of ``fig`` saved at ``dpi``: the size in inches × dpi, rounded."""
+    width, height = fig.get_size_inches()
+    return round(width * dpi), round(height * dpi)
+
+
 def finish(fig: Any, path: Any = None, dpi: int = DEFAULT_DPI) -> Any:
     """Save ``fig`` to ``path`` (format from the suffix: .png, .svg, .pdf) if given; return ``fig``.
 
-    The saved picture is exactly the figure's size × ``dpi`` pixels (no tight bounding box), so a
-    caller knows the size of what it wrote.
+    A saved PNG is exactly ``pixel_size(fig, dpi)`` (no tight bounding box), so a caller knows
+    the size of what it wrote.
     """
     if path is not None:
         path = os.fspath(path)
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
+        width, height = pixel_size(fig, dpi)
+        # Agg truncates size × dpi to whole pixels, so 10.74 in at 100 dpi could come out 1073 px
+        # (floating point); a thousandth of a pixel over the rounded size makes it exactly 1074.
+        fig.set_size_inches((width + 1e-3) / dpi, (height + 1e-3) / dpi)
         fig.savefig(path, dpi=dpi)
     return fig
 

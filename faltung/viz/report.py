@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ._figure import DEFAULT_DPI, close
+from ._figure import DEFAULT_DPI, close, finish
 from ._layers import input_image_shape, is_conv, is_map_layer
 from .correlation import plot_correlation
 from .evaluation import plot_confusion_matrix, plot_predictions
@@ -60,7 +60,7 @@ def write_report(directory: Any, model: Any, x_test: Any, y_test: Any,
     def draw(name: str, heading: str, caption: str, plot: Callable[[], Any]) -> None:
         fig = plot()
         try:
-            fig.savefig(os.path.join(directory, name), dpi=dpi)
+            finish(fig, os.path.join(directory, name), dpi)
         finally:
             close(fig)
         pictures.append((name, heading, caption))
