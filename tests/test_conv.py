@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import faltung.functional as F
+from faltung.kernels import conv as conv_kernels
 from faltung.kernels.conv import conv2d_forward
 from faltung.kernels.padding import normalize_padding, output_size, resolve_pads
 from faltung.kernels.reference import conv2d_reference
@@ -72,9 +73,11 @@ def test_fast_kernel_equals_reference(seed):
 
 @pytest.mark.parametrize("strides,padding,dilation", [
     (1, "valid", 1), (1, "same", 1), (2, "same", 1), ((2, 3), "same", (1, 2)), (1, 1, 2),
-    ((3, 1), ((1, 0), (2, 1)), 1), (2, "valid", 2),
+    ((3, 1), ((1, 0), (2, 1)), 1), (2, "valid", 2), (1, ((3, 0), (0, 4)), 1), (1, "same", (2, 1)),
 ])
-def test_gradients_match_finite_differences(strides, padding, dilation):
+@pytest.mark.parametrize("min_channels", [1, 10**9])
+def test_gradients_match_finite_differences(strides, padding, dilation, min_channels, monkeypatch):
+    monkeypatch.setattr(conv_kernels, "MIN_CHANNELS_FOR_CORRELATION", min_channels)
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 6, 5, 3)), rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(2)
     assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, strides, padding, dilation), [x, w, b])
@@ -152,7 +155,9 @@ def _torch_conv(torch, x, w, b, strides, dilation, pads):
 
 
 @pytest.mark.parametrize("seed", range(300))
-def test_parity_with_pytorch(torch, seed):
+def test_parity_with_pytorch(torch, seed, monkeypatch):
+    # both input-gradient algorithms (correlation with the rotated kernel; col2im) on every geometry
+    monkeypatch.setattr(conv_kernels, "MIN_CHANNELS_FOR_CORRELATION", 1 if seed % 2 else 10**9)
     rng = np.random.default_rng(seed)
     g = random_geometry(rng)
     n, c_in, c_out = (int(v) for v in rng.integers(1, 4, size=3))
