@@ -115,7 +115,8 @@ def _conv_names(model_path):
 def test_show_errors_are_one_line(run, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     model = str(run["model"])
-    for args, words in ((["filters", model, "--layer", "dense"], "needs a Conv2D layer; 'dense' is a Dense"),
+    dense = [l.name for l in load_model(model).layers if type(l).__name__ == "Dense"][0]
+    for args, words in ((["filters", model, "--layer", dense], f"needs a Conv2D layer; '{dense}' is a Dense"),
                         (["filters", model, "--layer", "nope"], "unknown layer 'nope'"),
                         (["maps", model, "--index", "99999"], "--index must be within"),
                         (["history", "missing.csv"], "no such history file"),
@@ -204,3 +205,12 @@ def test_report_opens_in_headless_chromium(run, tmp_path):
     with Image.open(shot) as image:
         colours = image.convert("L").getextrema()
     assert colours[0] < 100 < colours[1]                            # text and pictures, not a blank page
+
+
+def test_report_folder_is_checked_before_training(tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a folder")
+    with pytest.raises(SystemExit) as info:
+        main(["train", *FAST, "--out", str(tmp_path / "never.faltung"), "--report", str(taken)])
+    assert info.value.code == 2 and "is a file; the report needs a folder" in capsys.readouterr().err
+    assert not (tmp_path / "never.faltung").exists()

@@ -1,7 +1,18 @@
 """``faltung train --report DIR``: the run's pictures and an index.html, written after training."""
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import os
+
+
+def report_dir(text: str) -> str:
+    """``--report DIR``, checked before any training: matplotlib is there and DIR is not a file."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise argparse.ArgumentTypeError("the report's pictures need matplotlib: pip install 'faltung[plot]'")
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a file; the report needs a folder")
+    return text
 
 
 def write_training_report(args, model, data, history_csv: str, out: str, loss: float, accuracy: float,

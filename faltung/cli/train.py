@@ -12,6 +12,7 @@ import time
 
 from ..callbacks import Callback
 from .data import DATASETS, load
+from .report import report_dir
 
 
 def add_commands(commands) -> None:
@@ -39,7 +40,7 @@ def add_commands(commands) -> None:
     p.add_argument("--out", default=None, help="where to save the model (default: <model>-<dataset>.faltung)")
     p.add_argument("--resume", default=None, metavar="PATH", help="continue training a saved model")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="progress display (default: 1)")
-    p.add_argument("--report", default=None, metavar="DIR",
+    p.add_argument("--report", default=None, metavar="DIR", type=report_dir,
                    help="also write pictures of the trained model and an index.html into DIR (needs matplotlib)")
     p.set_defaults(run=run)
 

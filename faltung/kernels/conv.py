@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import scratch
+from .parallel import map_chunks
 from .im2col import add_windows, padded_zeros, windows
 from .padding import Pads
 
@@ -66,16 +67,12 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: 
         np.matmul(x.reshape(-1, c_in), w2, out=out2)  # a 1×1 convolution is a dense layer on pixels
     else:
         xp = pad_into_buffer(x, pads, "conv.xp")
-        rows = out_h * out_w
-        k = kh * kw * c_in
-        chunk = _chunk_images(rows, k * x.itemsize, n)
-        cols = scratch.buffer("conv.cols", (chunk * rows, k), x.dtype)
-        for start in range(0, n, chunk):
-            m = min(chunk, n - start)
-            c = cols[:m * rows]
-            np.copyto(c.reshape(m, out_h, out_w, kh, kw, c_in),
-                      windows(xp[start:start + m], (kh, kw), strides, dilation, out_hw))
-            np.matmul(c, w2, out=out2[start * rows:(start + m) * rows])
+        rows, k = out_h * out_w, kh * kw * c_in
+
+        def chunk_product(start: int, stop: int) -> None:
+            c = _im2col(xp[start:stop], (kh, kw), strides, dilation, out_hw)
+            np.matmul(c, w2, out=out2[start * rows:stop * rows])
+        map_chunks(chunk_product, n, _chunk_images(rows, k * x.itemsize, n))
     if b is not None:
         out2 += b
     return out
@@ -112,18 +109,22 @@ def _kernel_grad(grad, x, w_shape, strides, dilation, pads) -> np.ndarray:
         return (x.reshape(-1, c_in).T @ g2).reshape(w_shape)
     xp = pad_into_buffer(x, pads, "conv.xp")
     rows, k = out_h * out_w, kh * kw * c_in
-    chunk = _chunk_images(rows, k * x.itemsize, n)
-    cols = scratch.buffer("conv.cols", (chunk * rows, k), x.dtype)
-    dw = np.zeros((k, c_out), dtype=grad.dtype)
-    part = scratch.buffer("conv.dw", (k, c_out), grad.dtype)
-    for start in range(0, n, chunk):
-        m = min(chunk, n - start)
-        c = cols[:m * rows]
-        np.copyto(c.reshape(m, out_h, out_w, kh, kw, c_in),
-                  windows(xp[start:start + m], (kh, kw), strides, dilation, (out_h, out_w)))
-        np.matmul(c.T, g2[start * rows:(start + m) * rows], out=part)
-        dw += part
-    return dw.reshape(w_shape)
+
+    def chunk_product(start: int, stop: int) -> np.ndarray:
+        c = _im2col(xp[start:stop], (kh, kw), strides, dilation, (out_h, out_w))
+        return c.T @ g2[start * rows:stop * rows]
+    parts = map_chunks(chunk_product, n, _chunk_images(rows, k * x.itemsize, n))
+    return np.sum(parts, axis=0, dtype=grad.dtype).reshape(w_shape)
+
+
+def _im2col(xp: np.ndarray, kernel_hw, strides, dilation, out_hw) -> np.ndarray:
+    """The windows of a few padded images as rows of this thread's reused column buffer:
+    (m·out_h·out_w, kh·kw·C_in)."""
+    m, c_in = xp.shape[0], xp.shape[3]
+    rows = m * out_hw[0] * out_hw[1]
+    cols = scratch.buffer("conv.cols", (rows, kernel_hw[0] * kernel_hw[1] * c_in), xp.dtype)
+    np.copyto(cols.reshape(m, *out_hw, *kernel_hw, c_in), windows(xp, kernel_hw, strides, dilation, out_hw))
+    return cols
 
 
 def _input_grad_by_correlation(grad, w, x_shape, dilation, pads) -> np.ndarray:
@@ -145,13 +146,12 @@ def _input_grad_by_col2im(grad, w, x_shape, strides, dilation, pads) -> np.ndarr
     w2t = w.reshape(-1, c_out).T
     dxp = padded_zeros(x_shape, pads, grad.dtype)
     rows, k = out_h * out_w, kh * kw * c_in
-    chunk = _chunk_images(rows, k * grad.itemsize, n)
-    dwin = scratch.buffer("conv.dwin", (chunk * rows, k), grad.dtype)
     g2 = grad.reshape(-1, c_out)
-    for start in range(0, n, chunk):
-        m = min(chunk, n - start)
-        d = dwin[:m * rows]
-        np.matmul(g2[start * rows:(start + m) * rows], w2t, out=d)
-        add_windows(dxp[start:start + m], d.reshape(m, out_h, out_w, kh, kw, c_in), strides, dilation)
+
+    def chunk_scatter(start: int, stop: int) -> None:
+        d = scratch.buffer("conv.dwin", ((stop - start) * rows, k), grad.dtype)
+        np.matmul(g2[start * rows:stop * rows], w2t, out=d)
+        add_windows(dxp[start:stop], d.reshape(stop - start, out_h, out_w, kh, kw, c_in), strides, dilation)
+    map_chunks(chunk_scatter, n, _chunk_images(rows, k * grad.itemsize, n))
     (top, bottom), (left, right) = pads
     return np.ascontiguousarray(dxp[:, top:top + x_shape[1], left:left + x_shape[2]])

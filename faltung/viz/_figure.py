@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 DEFAULT_DPI = 100
+VECTOR_SUFFIXES = (".svg", ".svgz", ".pdf", ".eps", ".ps")  # sized in points, not pixels
 
 
 def pyplot() -> Any:
@@ -62,10 +63,11 @@ def finish(fig: Any, path: Any = None, dpi: int = DEFAULT_DPI) -> Any:
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        width, height = pixel_size(fig, dpi)
-        # Agg truncates size × dpi to whole pixels, so 10.74 in at 100 dpi could come out 1073 px
-        # (floating point); a thousandth of a pixel over the rounded size makes it exactly 1074.
-        fig.set_size_inches((width + 1e-3) / dpi, (height + 1e-3) / dpi)
+        if not path.lower().endswith(VECTOR_SUFFIXES):
+            width, height = pixel_size(fig, dpi)
+            # Agg truncates size × dpi to whole pixels, so 10.74 in at 100 dpi could come out 1073 px
+            # (floating point); a thousandth of a pixel over the rounded size makes it exactly 1074.
+            fig.set_size_inches((width + 1e-3) / dpi, (height + 1e-3) / dpi)
         fig.savefig(path, dpi=dpi)
     return fig
 

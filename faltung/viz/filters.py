@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from ._draw import SIGNED_CMAP, panel_grid
+from ._draw import SIGNED_CMAP, grid_shape, panel_grid
 from ._figure import DEFAULT_DPI, finish, new_figure
 from ._layers import first_conv, is_conv, resolve_layer
 
@@ -61,8 +61,7 @@ def plot_filters(model: Any, layer: Any = None, mode: str = "auto", max_filters:
         patches = [kernel[:, :, :, r].sum(axis=2) for r in range(shown)]
     bound = max(float(np.max(np.abs(np.stack(patches)))), 1e-12)
 
-    rows = -(-len(patches) // max(1, min(columns, len(patches))))
-    cols = max(1, min(columns, len(patches)))
+    rows, cols = grid_shape(len(patches), columns)
     cell = 0.9 if mode != "channels" else 0.7
     colorbar = mode != "rgb"
     width, height = cols * cell + (1.0 if colorbar else 0.3), rows * cell + 0.8

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ._draw import grid_shape
 from ._figure import DEFAULT_DPI, finish, new_figure
 
 NOT_PLOTTED = ("epoch", "learning_rate", "lr")  # bookkeeping, not a measure of the model
@@ -81,7 +82,7 @@ def plot_history(history: Any, columns: int = 3, path: Any = None, dpi: int = DE
     names.sort(key=lambda name: (name != "loss", name))
     if not names:
         raise ValueError(f"the history has no loss or metric to plot; its keys are {list(values)}")
-    rows, cols = -(-len(names) // min(columns, len(names))), min(columns, len(names))
+    rows, cols = grid_shape(len(names), columns)
     width, height = 3.6 * cols, 2.8 * rows + 0.2
     fig = new_figure(width, height)
     fig.subplots_adjust(left=0.55 / width, right=1 - 0.15 / width, bottom=0.55 / height, top=1 - 0.35 / height,

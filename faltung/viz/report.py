@@ -29,11 +29,17 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return image.mean(axis=-1) if image.ndim == 3 else image
 
 
-def _strongest_filter(image: np.ndarray, kernel: np.ndarray) -> int:
-    """Index r of the filter (kh, kw, r) whose cross-correlation with ``image`` peaks highest."""
+def _most_selective_filter(image: np.ndarray, kernel: np.ndarray) -> int:
+    """Index r of the filter (kh, kw, r) whose cross-correlation with ``image`` stands out most:
+    peak above the median response, per unit of filter norm. (The plain highest peak picks an
+    all-positive blur, which answers to brightness anywhere rather than to a feature.)"""
     from ..functional.conv import correlate2d
-    peaks = [float(np.max(correlate2d(kernel[:, :, r], image))) for r in range(kernel.shape[-1])]
-    return int(np.argmax(peaks))
+    scores = []
+    for r in range(kernel.shape[-1]):
+        response = correlate2d(kernel[:, :, r], image)
+        scores.append((float(np.max(response)) - float(np.median(response)))
+                      / (float(np.linalg.norm(kernel[:, :, r])) or 1.0))
+    return int(np.argmax(scores))
 
 
 def write_report(directory: Any, model: Any, x_test: Any, y_test: Any,
@@ -97,11 +103,11 @@ def write_report(directory: Any, model: Any, x_test: Any, y_test: Any,
     if one_image_input and convs:
         kernel = np.asarray(convs[0].kernel.data, dtype=float).sum(axis=2)  # (kh, kw, C_out)
         grey = _grey(image)
-        r = _strongest_filter(grey, kernel)
+        r = _most_selective_filter(grey, kernel)
         draw("correlation.png", "Cross-correlation", f"The lecture's Definition 1, C = A ∗ B, for test image "
              f"{image_index} (pixels scaled to 0..1{', channels averaged' if image.shape[-1] > 1 else ''}) "
              f"and filter {r} of {convs[0].name}{', summed over its input channels' if image.shape[-1] > 1 else ''}, "
-             "the one that responds most strongly (before bias, stride and activation).",
+             "the one whose peak stands out most from its typical response (before bias, stride and activation).",
              lambda: plot_correlation(grey, kernel[:, :, r]))
     index = os.path.join(directory, "index.html")
     page = _page(title or f"faltung report: {model.name}", model, settings or {}, metrics, pictures, directory)
