@@ -41,12 +41,16 @@ def _single_threaded_blas() -> Iterator[None]:
 
 
 def map_chunks(fn: Callable[[int, int], Any], n: int, chunk: int) -> list:
-    """``[fn(start, stop) for each chunk of range(n)]``, run on the pool when that can help."""
+    """``[fn(start, stop) for each chunk of range(n)]``; with several threads, each takes one
+    contiguous share of the chunks (one hand-off per thread, not per chunk)."""
     spans = [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
-    if threads() == 1 or len(spans) < 2:
+    workers = min(threads(), len(spans))
+    if workers < 2:
         return [fn(a, b) for a, b in spans]
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="faltung")
+    shares = [spans[i * len(spans) // workers:(i + 1) * len(spans) // workers] for i in range(workers)]
     with _single_threaded_blas():
-        return list(_pool.map(lambda span: fn(*span), spans))
+        results = list(_pool.map(lambda share: [fn(a, b) for a, b in share], shares))
+    return [r for share in results for r in share]

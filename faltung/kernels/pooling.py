@@ -49,11 +49,10 @@ def max_pool_backward(grad: np.ndarray, took: np.ndarray, x_shape: tuple[int, ..
     views = [view for _, view in _taps(dxp, pool, strides, out_hw)]
     remaining = grad.copy()
     routed = np.empty_like(grad)
-    zero = grad.dtype.type(0)
     for t in range(len(views) - 1, -1, -1):
         if t > 0:
             np.multiply(remaining, took[t - 1], out=routed)
-            np.copyto(remaining, zero, where=took[t - 1])
+            remaining -= routed  # exactly 0 where routed, unchanged elsewhere (copyto(where=) is 10x slower)
         else:
             routed = remaining
         if overlapping:
