@@ -192,3 +192,40 @@ def test_fused_relu_equals_conv_then_relu():
     fused = F.conv2d(x, w, b, padding="same", relu=True).numpy()
     np.testing.assert_array_equal(fused, F.relu(F.conv2d(x, w, b, padding="same")).numpy())
     assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, strides=2, padding="same", relu=True), [x, w, b])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_threaded_chunks_equal_the_plain_adjoint(workers, monkeypatch):
+    """The batch split over a thread pool in cache-sized chunks gives the plain formulas' results."""
+    from faltung.kernels import parallel
+    if workers > 1:
+        pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(parallel, "_threads", None)
+    monkeypatch.setenv("FALTUNG_NUM_THREADS", str(workers))
+    monkeypatch.setattr(conv_kernels, "CHUNK_BYTES", 4096)  # many chunks even for a small batch
+    monkeypatch.setattr(conv_kernels, "MIN_CHANNELS_FOR_CORRELATION", 1)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, 9, 8, 16)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 16, 5)).astype(np.float32)
+    pads = ((1, 1), (1, 1))
+    try:
+        for strides in ((1, 1), (2, 2)):
+            ref = conv2d_reference(x, w, None, strides, (1, 1), pads)
+            out = conv2d_forward(x, w, None, strides, (1, 1), pads, ref.shape[1:3])
+            np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+            g = rng.standard_normal(ref.shape).astype(np.float32)
+            dx, dw, db = conv_kernels.conv2d_backward(g, x, w, strides, (1, 1), pads)
+            # the adjoint of Z[n,i,j,r] = sum xp[n, s*i+a, s*j+b, k] w[a,b,k,r], one output position at a time
+            xp = np.pad(x, ((0, 0), *pads, (0, 0))).astype(np.float64)
+            dxp, dw_ref = np.zeros_like(xp), np.zeros(w.shape)
+            for i in range(ref.shape[1]):
+                for j in range(ref.shape[2]):
+                    rows = slice(strides[0] * i, strides[0] * i + 3)
+                    cols = slice(strides[1] * j, strides[1] * j + 3)
+                    dxp[:, rows, cols, :] += np.einsum("nr,abkr->nabk", g[:, i, j], w)
+                    dw_ref += np.einsum("nabk,nr->abkr", xp[:, rows, cols, :], g[:, i, j])
+            np.testing.assert_allclose(dx, dxp[:, 1:-1, 1:-1], rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(dw, dw_ref, rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(db, g.sum(axis=(0, 1, 2)), rtol=1e-5, atol=1e-4)
+    finally:
+        parallel._threads = None  # the next user reads FALTUNG_NUM_THREADS afresh
