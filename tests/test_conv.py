@@ -229,3 +229,46 @@ def test_threaded_chunks_equal_the_plain_adjoint(workers, monkeypatch):
             np.testing.assert_allclose(db, g.sum(axis=(0, 1, 2)), rtol=1e-5, atol=1e-4)
     finally:
         parallel._threads = None  # the next user reads FALTUNG_NUM_THREADS afresh
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6))
+def test_winograd_equals_reference_in_float32(seed):
+    """F(2x2, 3x3) on odd and even sizes and every padding: float32 error within 1e-5 of the output scale."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 4))
+    h, w = (int(v) for v in rng.integers(3, 12, size=2))
+    c_in, c_out = (int(v) for v in rng.choice([16, 24, 32], size=2))
+    pads = tuple(tuple(int(v) for v in rng.integers(0, 3, size=2)) for _ in range(2))
+    assert conv_kernels.use_winograd((3, 3, c_in, c_out), (1, 1), (1, 1))
+    x = rng.standard_normal((n, h, w, c_in)).astype(np.float32)
+    k = rng.standard_normal((3, 3, c_in, c_out)).astype(np.float32)
+    b = rng.standard_normal(c_out).astype(np.float32)
+    ref = conv2d_reference(x.astype(np.float64), k.astype(np.float64), b.astype(np.float64), (1, 1), (1, 1), pads)
+    out = conv2d_forward(x, k, b, (1, 1), (1, 1), pads, ref.shape[1:3])
+    assert out.dtype == np.float32
+    assert np.abs(out - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_winograd_sized_layers_match_pytorch(torch, seed):
+    """Forward and all gradients with enough channels for the Winograd and correlation paths."""
+    rng = np.random.default_rng(1000 + seed)
+    h, w = (int(v) for v in rng.integers(4, 14, size=2))
+    c_in, c_out = (int(v) for v in rng.choice([16, 32], size=2))
+    padding = ["same", "valid", 1, ((2, 0), (1, 2))][seed % 4]
+    x = rng.standard_normal((2, h, w, c_in)).astype(np.float32)
+    k = (rng.standard_normal((3, 3, c_in, c_out)) / 10).astype(np.float32)
+    b = rng.standard_normal(c_out).astype(np.float32)
+    pads = explicit_pads(padding, (h, w), (3, 3), (1, 1), (1, 1))
+    from faltung import Tensor
+    fx, fw, fb = (Tensor(a, requires_grad=True) for a in (x, k, b))
+    z = F.conv2d(fx, fw, fb, padding=padding)
+    tx, tw, tb, tz = _torch_conv(torch, x, k, b, (1, 1), (1, 1), pads)
+    np.testing.assert_allclose(z.numpy(), tz.detach().numpy().transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-4)
+    grad = rng.standard_normal(z.shape).astype(np.float32)
+    (z * grad).sum().backward()
+    tz.backward(torch.tensor(np.ascontiguousarray(grad.transpose(0, 3, 1, 2))))
+    np.testing.assert_allclose(fx.grad, tx.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(fw.grad, tw.grad.numpy().transpose(2, 3, 1, 0), rtol=1e-4, atol=2e-4)
+    np.testing.assert_allclose(fb.grad, tb.grad.numpy(), rtol=1e-4, atol=1e-4)
