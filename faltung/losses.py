@@ -67,6 +67,19 @@ def _same_rank(x1: Any, x2: Any, expand_rank_1: bool = True) -> tuple[Any, Any]:
     return x1, x2
 
 
+def _check_name(obj: Any, name: Any) -> str:
+    """``name``, or Keras' default, the snake_case class name, when it is None or empty."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"{type(obj).__name__}: name must be a str or None; got {name!r}")
+    return name or _snake_case(type(obj).__name__)
+
+
+def _function_name(fn: Callable[..., Any]) -> str:
+    # A wrapped function is saved by name only: files never carry code, so a custom function
+    # saves fine but cannot be restored (_wrapper_from_config names it).
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
 def _from_config(cls: type, config: Mapping[str, Any]) -> Any:
     """``cls(**config)``, refusing keys the constructor does not take (named in the error)."""
     if not isinstance(config, Mapping):
@@ -78,6 +91,18 @@ def _from_config(cls: type, config: Mapping[str, Any]) -> Any:
     if unknown and not takes_any:
         raise ValueError(f"{cls.__name__}.from_config: unknown config keys {unknown}; expected some of {allowed}")
     return cls(**config)
+
+
+def _wrapper_from_config(cls: type, config: Mapping[str, Any], kind: str,
+                         functions: Mapping[str, Callable[..., Any]]) -> Any:
+    """``cls(fn, **config)``, with the config's ``"fn"`` name looked up in ``functions`` only."""
+    config = dict(config)
+    name = config.pop("fn", None)
+    fn = functions.get(name) if isinstance(name, str) else None
+    if fn is None:
+        raise ValueError(f"unknown {kind} function {name!r}: only faltung's own {kind} functions "
+                         f"{sorted(functions)} can be restored (files never carry code)")
+    return cls(fn, **config)
 
 
 def _lookup(kind: str, registry: Mapping[str, type], config: Any) -> Any:
@@ -249,9 +274,7 @@ class Loss:
     """
 
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size"):
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"{type(self).__name__}: name must be a str or None; got {name!r}")
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = _check_name(self, name)
         self.reduction = _check_reduction(reduction)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
@@ -305,20 +328,11 @@ class LossFunctionWrapper(Loss):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self) -> dict[str, Any]:
-        # A function is saved by name only: files never carry code, so a custom function
-        # saves fine but cannot be restored (from_config names it).
-        name = getattr(self.fn, "__name__", type(self.fn).__name__)
-        return {**super().get_config(), "fn": name, **self._fn_kwargs}
+        return {**super().get_config(), "fn": _function_name(self.fn), **self._fn_kwargs}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "LossFunctionWrapper":
-        config = dict(config)
-        name = config.pop("fn", None)
-        fn = _FUNCTIONS.get(name) if isinstance(name, str) else None
-        if fn is None:
-            raise ValueError(f"unknown loss function {name!r}: only faltung's own loss functions "
-                             f"{sorted(_FUNCTIONS)} can be restored (files never carry code)")
-        return cls(fn, **config)
+        return _wrapper_from_config(cls, config, "loss", _FUNCTIONS)
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -344,7 +358,28 @@ class SparseCategoricalCrossentropy(Loss):
         return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
 
 
-class CategoricalCrossentropy(Loss):
+class _SmoothedCrossentropy(Loss):
+    """What Categorical- and BinaryCrossentropy share: Keras' ``from_logits``, ``label_smoothing``
+    and ``axis`` arguments, checked, saved and passed on to the per-sample function ``fn``."""
+
+    def __init__(self, fn: Callable[..., Tensor], from_logits: bool, label_smoothing: float, axis: int,
+                 reduction: str | None, name: str):
+        super().__init__(name=name, reduction=reduction)
+        owner = type(self).__name__
+        self._fn = fn
+        self.from_logits = _check_bool(owner, "from_logits", from_logits)
+        self.label_smoothing = _check_fraction(owner, "label_smoothing", label_smoothing)
+        self.axis = _check_axis(owner, axis)
+
+    def call(self, y_true: Any, y_pred: Any) -> Tensor:
+        return self._fn(y_true, y_pred, from_logits=self.from_logits, label_smoothing=self.label_smoothing)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class CategoricalCrossentropy(_SmoothedCrossentropy):
     """Cross-entropy for one-hot (or soft) labels: y_true and y_pred both (N, C).
 
     ``label_smoothing`` ε uses ε/C for the other classes and 1 - ε + ε/C for the target class.
@@ -352,40 +387,16 @@ class CategoricalCrossentropy(Loss):
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction: str | None = "sum_over_batch_size", name: str = "categorical_crossentropy"):
-        super().__init__(name=name, reduction=reduction)
-        owner = type(self).__name__
-        self.from_logits = _check_bool(owner, "from_logits", from_logits)
-        self.label_smoothing = _check_fraction(owner, "label_smoothing", label_smoothing)
-        self.axis = _check_axis(owner, axis)
-
-    def call(self, y_true: Any, y_pred: Any) -> Tensor:
-        return categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits,
-                                        label_smoothing=self.label_smoothing)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}
+        super().__init__(categorical_crossentropy, from_logits, label_smoothing, axis, reduction, name)
 
 
-class BinaryCrossentropy(Loss):
+class BinaryCrossentropy(_SmoothedCrossentropy):
     """Cross-entropy for 0/1 targets: y_pred (N, K) probabilities or logits, y_true the same shape
     (or (N,) against (N, 1)). ``label_smoothing`` ε uses targets ``z·(1 - ε) + 0.5·ε``."""
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction: str | None = "sum_over_batch_size", name: str = "binary_crossentropy"):
-        super().__init__(name=name, reduction=reduction)
-        owner = type(self).__name__
-        self.from_logits = _check_bool(owner, "from_logits", from_logits)
-        self.label_smoothing = _check_fraction(owner, "label_smoothing", label_smoothing)
-        self.axis = _check_axis(owner, axis)
-
-    def call(self, y_true: Any, y_pred: Any) -> Tensor:
-        return binary_crossentropy(y_true, y_pred, from_logits=self.from_logits,
-                                   label_smoothing=self.label_smoothing)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}
+        super().__init__(binary_crossentropy, from_logits, label_smoothing, axis, reduction, name)
 
 
 class MeanSquaredError(Loss):

@@ -18,7 +18,8 @@ import numpy as np
 
 from . import backend
 from . import losses as losses_module
-from .losses import _array, _from_config, _lookup, _same_rank, _snake_case, _unknown_name
+from .losses import (_array, _check_name, _from_config, _function_name, _lookup, _same_rank, _snake_case,
+                     _unknown_name, _wrapper_from_config)
 
 __all__ = [
     "Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
@@ -183,9 +184,7 @@ class Metric:
     _direction: str | None = None  # "up" or "down": which way is better (read by callbacks)
 
     def __init__(self, name: str | None = None, dtype: Any = None):
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"{type(self).__name__}: name must be a str or None; got {name!r}")
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = _check_name(self, name)
         try:
             dt = np.dtype(backend.floatx() if dtype is None else dtype)
         except TypeError:
@@ -268,28 +267,16 @@ class MeanMetricWrapper(Mean):
         super().update_state(np.asarray(getattr(values, "data", values)), sample_weight=sample_weight)
 
     def get_config(self) -> dict[str, Any]:
-        # Functions are saved by name only; deserialize restores just faltung's own.
-        return {**super().get_config(), "fn": getattr(self._fn, "__name__", type(self._fn).__name__),
-                **self._fn_kwargs}
+        return {**super().get_config(), "fn": _function_name(self._fn), **self._fn_kwargs}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "MeanMetricWrapper":
-        config = dict(config)
-        name = config.pop("fn", None)
-        fn = _FUNCTIONS.get(name) if isinstance(name, str) else None
-        if fn is None:
-            raise ValueError(f"unknown metric function {name!r}: only faltung's own metric functions "
-                             f"{sorted(_FUNCTIONS)} can be restored (files never carry code)")
-        return cls(fn, **config)
+        return _wrapper_from_config(cls, config, "metric", _FUNCTIONS)
 
 
 class _FixedFunction(MeanMetricWrapper):
-    """A MeanMetricWrapper whose function is part of the class (its config omits ``fn``)."""
-
-    _fn_of_class: Callable[..., np.ndarray]
-
-    def __init__(self, name: str | None = None, dtype: Any = None, **kwargs: Any):
-        super().__init__(type(self)._fn_of_class, name=name, dtype=dtype, **kwargs)
+    """A MeanMetricWrapper whose function is part of the class, as in Keras: each subclass passes
+    its function to ``__init__``, and its config omits ``fn``."""
 
     def get_config(self) -> dict[str, Any]:
         return {**Metric.get_config(self), **self._fn_kwargs}
@@ -302,87 +289,79 @@ class _FixedFunction(MeanMetricWrapper):
 class Accuracy(_FixedFunction):
     """How often y_pred equals y_true exactly (for class predictions, not scores)."""
 
-    _fn_of_class = staticmethod(accuracy)
     _direction = "up"
 
     def __init__(self, name: str = "accuracy", dtype: Any = None):
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(accuracy, name=name, dtype=dtype)
 
 
 class BinaryAccuracy(_FixedFunction):
     """How often (y_pred > threshold) matches 0/1 labels: y_pred (N, 1) and y_true (N,) or (N, 1)."""
 
-    _fn_of_class = staticmethod(binary_accuracy)
     _direction = "up"
 
     def __init__(self, name: str = "binary_accuracy", dtype: Any = None, threshold: float = 0.5):
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
                 or not 0 < threshold < 1:
             raise ValueError(f"BinaryAccuracy: threshold must be a float in (0, 1); got {threshold!r}")
-        super().__init__(name=name, dtype=dtype, threshold=float(threshold))
+        super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=float(threshold))
         self.threshold = float(threshold)
 
 
 class CategoricalAccuracy(_FixedFunction):
     """How often argmax(y_pred) matches argmax of the one-hot y_true: both (N, C)."""
 
-    _fn_of_class = staticmethod(categorical_accuracy)
     _direction = "up"
 
     def __init__(self, name: str = "categorical_accuracy", dtype: Any = None):
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(categorical_accuracy, name=name, dtype=dtype)
 
 
 class SparseCategoricalAccuracy(_FixedFunction):
     """How often argmax(y_pred) matches integer labels: y_true (N,) or (N, 1), y_pred (N, C)."""
 
-    _fn_of_class = staticmethod(sparse_categorical_accuracy)
     _direction = "up"
 
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None):
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
 
 
 class TopKCategoricalAccuracy(_FixedFunction):
     """How often the one-hot target class is among the k highest scores: both (N, C)."""
 
-    _fn_of_class = staticmethod(top_k_categorical_accuracy)
     _direction = "up"
 
     def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None):
         self.k = _check_k(type(self).__name__, k)
-        super().__init__(name=name, dtype=dtype, k=self.k)
+        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=self.k)
 
 
 class SparseTopKCategoricalAccuracy(_FixedFunction):
     """How often the integer label is among the k highest scores: y_true (N,) or (N, 1), y_pred (N, C)."""
 
-    _fn_of_class = staticmethod(sparse_top_k_categorical_accuracy)
     _direction = "up"
 
     def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype: Any = None):
         self.k = _check_k(type(self).__name__, k)
-        super().__init__(name=name, dtype=dtype, k=self.k)
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=self.k)
 
 
 class MeanSquaredError(_FixedFunction):
     """Running mean of the per-sample mean squared error."""
 
-    _fn_of_class = staticmethod(mean_squared_error)
     _direction = "down"
 
     def __init__(self, name: str = "mean_squared_error", dtype: Any = None):
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(mean_squared_error, name=name, dtype=dtype)
 
 
 class MeanAbsoluteError(_FixedFunction):
     """Running mean of the per-sample mean absolute error."""
 
-    _fn_of_class = staticmethod(mean_absolute_error)
     _direction = "down"
 
     def __init__(self, name: str = "mean_absolute_error", dtype: Any = None):
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(mean_absolute_error, name=name, dtype=dtype)
 
 
 def _accuracy_for_shapes(y_true: np.ndarray, y_pred: np.ndarray) -> type:

@@ -19,20 +19,11 @@ import numpy as np
 
 from . import scratch
 from .parallel import map_chunks
-from .winograd import transform_kernel, winograd_conv2d
 from .im2col import add_windows, padded_zeros, windows
 from .padding import Pads
 
 CHUNK_BYTES = 2 * 2**20  # column buffer per chunk: about the size of the L2/L3 share of one core
 MIN_CHANNELS_FOR_CORRELATION = 16
-WINOGRAD_MIN_CHANNELS = 16  # below this the products are too thin for the transforms to pay off
-
-
-def use_winograd(w_shape: tuple, strides: tuple[int, int], dilation: tuple[int, int]) -> bool:
-    """Winograd F(2×2, 3×3) for 3×3, stride-1, undilated convolutions with enough channels."""
-    kh, kw, c_in, c_out = w_shape
-    return (kh, kw) == (3, 3) and strides == (1, 1) and dilation == (1, 1) \
-        and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS
 
 
 def _chunk_images(rows_per_image: int, row_bytes: int, n: int) -> int:
@@ -74,8 +65,6 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: 
     out2 = out.reshape(-1, c_out)
     if kh == kw == 1 and strides == (1, 1) and pads == ((0, 0), (0, 0)):
         np.matmul(x.reshape(-1, c_in), w2, out=out2)  # a 1×1 convolution is a dense layer on pixels
-    elif use_winograd(w.shape, strides, dilation):
-        winograd_conv2d(pad_into_buffer(x, pads, "conv.xp"), transform_kernel(w), out_hw, out)
     else:
         xp = pad_into_buffer(x, pads, "conv.xp")
         rows, k = out_h * out_w, kh * kw * c_in
