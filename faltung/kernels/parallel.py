@@ -40,11 +40,12 @@ def _single_threaded_blas() -> Iterator[None]:
         yield
 
 
-def map_chunks(fn: Callable[[int, int], Any], n: int, chunk: int) -> list:
+def map_chunks(fn: Callable[[int, int], Any], n: int, chunk: int, threaded: bool = True) -> list:
     """``[fn(start, stop) for each chunk of range(n)]``; with several threads, each takes one
-    contiguous share of the chunks (one hand-off per thread, not per chunk)."""
+    contiguous share of the chunks (one hand-off per thread, not per chunk). ``threaded=False``
+    for work too thin to gain from it (memory-bound products with few columns)."""
     spans = [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
-    workers = min(threads(), len(spans))
+    workers = min(threads(), len(spans)) if threaded else 1
     if workers < 2:
         return [fn(a, b) for a, b in spans]
     global _pool

@@ -64,9 +64,14 @@ def max_pool_backward(grad: np.ndarray, took: np.ndarray, x_shape: tuple[int, ..
 
 def avg_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], pads: Pads,
                      out_hw: tuple[int, int]) -> np.ndarray:
-    """x (N, H, W, C) -> (N, out_h, out_w, C): each window's sum over its real (unpadded) cells."""
-    win = windows(pad(x, pads), pool, strides, (1, 1), out_hw)
-    return win.sum(axis=(3, 4)) / real_cell_counts(x.shape[1:3], pool, strides, pads, out_hw, x.dtype)
+    """x (N, H, W, C) -> (N, out_h, out_w, C): each window's sum over its real (unpadded) cells,
+    divided by their number. The sum runs over the taps, one strided view each."""
+    taps = [view for _, view in _taps(pad(x, pads), pool, strides, out_hw)]
+    out = taps[0].copy()
+    for view in taps[1:]:
+        out += view
+    out /= real_cell_counts(x.shape[1:3], pool, strides, pads, out_hw, x.dtype)
+    return out
 
 
 def avg_pool_backward(grad: np.ndarray, x_shape: tuple[int, ...], pool: tuple[int, int],
