@@ -261,3 +261,11 @@ def test_progress_output(verbose):
         model.fit(np.ones((10, 3)), np.ones((10, 1)), epochs=2, batch_size=4, verbose=verbose)
     text = out.getvalue()
     assert "Epoch 2/2" in text and "loss" in text and "mae" in text
+
+
+def test_allocator_tuning_is_once_and_optional(monkeypatch):
+    from faltung.kernels import memory
+    monkeypatch.setattr(memory, "_done", False)
+    monkeypatch.setenv("FALTUNG_KEEP_MEMORY", "0")
+    assert memory.keep_freed_memory() is False
+    assert memory.keep_freed_memory() is True  # already handled: a cheap no-op afterwards

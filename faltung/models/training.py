@@ -10,6 +10,7 @@ import numpy as np
 from .. import backend, losses as losses_module, metrics as metrics_module, optimizers
 from ..autograd import Tensor, no_grad
 from ..callbacks import CallbackList, History
+from ..kernels.memory import keep_freed_memory
 from ..progress import ProgressBar
 
 
@@ -113,6 +114,7 @@ class Trainer:
         return self.loss(y, prediction), prediction
 
     def _train_step(self, x: Any, y: np.ndarray) -> tuple[float, np.ndarray]:
+        keep_freed_memory()  # once per process: reuse the step's big arrays without page faults
         weights = self.trainable_weights
         for w in weights:
             w.grad = None
