@@ -1,6 +1,7 @@
 """Models: Sequential and functional graphs, summary numbers from Keras' formulas, training."""
 import io
 import contextlib
+import sys
 import warnings
 
 import numpy as np
@@ -265,7 +266,10 @@ def test_progress_output(verbose):
 
 def test_allocator_tuning_is_once_and_optional(monkeypatch):
     from faltung.kernels import memory
-    monkeypatch.setattr(memory, "_done", False)
+    monkeypatch.setattr(memory, "_tuned", None)
     monkeypatch.setenv("FALTUNG_KEEP_MEMORY", "0")
     assert memory.keep_freed_memory() is False
-    assert memory.keep_freed_memory() is True  # already handled: a cheap no-op afterwards
+    monkeypatch.setenv("FALTUNG_KEEP_MEMORY", "1")
+    assert memory.keep_freed_memory() is False  # decided once per process
+    monkeypatch.setattr(memory, "_tuned", None)
+    assert memory.keep_freed_memory() is sys.platform.startswith("linux")

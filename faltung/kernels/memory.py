@@ -17,15 +17,18 @@ import sys
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
 MMAP_THRESHOLD_MAX = 32 * 2**20  # glibc refuses more on 64-bit systems (HEAP_MAX_SIZE / 2)
 
-_done = False
+_tuned: bool | None = None  # None until the first call; then whether glibc was tuned
 
 
 def keep_freed_memory() -> bool:
-    """Tune glibc's allocator once per process; True if it was tuned. ``FALTUNG_KEEP_MEMORY=0`` opts out."""
-    global _done
-    if _done:
-        return True
-    _done = True
+    """Tune glibc's allocator once per process; True if it is tuned. ``FALTUNG_KEEP_MEMORY=0`` opts out."""
+    global _tuned
+    if _tuned is None:
+        _tuned = _tune()
+    return _tuned
+
+
+def _tune() -> bool:
     if not sys.platform.startswith("linux") or os.environ.get("FALTUNG_KEEP_MEMORY", "1") == "0":
         return False
     try:
@@ -34,7 +37,6 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) == 1
-    ok &= mallopt(M_TRIM_THRESHOLD, 2**30) == 1
-    ok &= mallopt(M_TOP_PAD, 64 * 2**20) == 1
-    return bool(ok)
+    results = [mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX), mallopt(M_TRIM_THRESHOLD, 2**30),
+               mallopt(M_TOP_PAD, 64 * 2**20)]
+    return all(r == 1 for r in results)
