@@ -103,3 +103,17 @@ def test_gradient_with_respect_to_an_intermediate_is_not_stored():
     (h * h).sum().backward()
     assert h.grad is None
     np.testing.assert_allclose(x.grad, [36.0])  # d(9x^2)/dx = 18x
+
+
+def test_pool_matmul_equals_numpy(monkeypatch):
+    pytest.importorskip("threadpoolctl")
+    from faltung.kernels import parallel
+    monkeypatch.setattr(parallel, "_threads", None)
+    monkeypatch.setenv("FALTUNG_NUM_THREADS", "2")
+    a = rng.standard_normal((301, 257)).astype(np.float32)
+    b = rng.standard_normal((257, 129)).astype(np.float32)
+    try:
+        np.testing.assert_allclose(parallel.matmul(a, b), a @ b, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(parallel.matmul(a.T.copy().T, b), a @ b, rtol=1e-5, atol=1e-4)
+    finally:
+        parallel._threads = None

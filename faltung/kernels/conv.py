@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import scratch
-from .parallel import map_chunks
+from .parallel import map_chunks, matmul
 from .im2col import add_windows, padded_zeros, windows
 from .padding import Pads
 
@@ -73,7 +73,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: 
     out = np.empty((n, out_h, out_w, c_out), dtype=np.result_type(x, w))
     out2 = out.reshape(-1, c_out)
     if kh == kw == 1 and strides == (1, 1) and pads == ((0, 0), (0, 0)):
-        np.matmul(x.reshape(-1, c_in), w2, out=out2)  # a 1×1 convolution is a dense layer on pixels
+        matmul(x.reshape(-1, c_in), w2, out=out2)  # a 1×1 convolution is a dense layer on pixels
     else:
         xp = pad_into_buffer(x, pads, "conv.xp")
         rows, k = out_h * out_w, kh * kw * c_in
@@ -115,7 +115,7 @@ def _kernel_grad(grad, x, w_shape, strides, dilation, pads) -> np.ndarray:
     n, out_h, out_w, _ = grad.shape
     g2 = grad.reshape(-1, c_out)
     if kh == kw == 1 and strides == (1, 1) and pads == ((0, 0), (0, 0)):
-        return (x.reshape(-1, c_in).T @ g2).reshape(w_shape)
+        return matmul(x.reshape(-1, c_in).T, g2).reshape(w_shape)
     xp = pad_into_buffer(x, pads, "conv.xp")
     rows, k = out_h * out_w, kh * kw * c_in
 
