@@ -175,6 +175,11 @@ class Tensor:
             for parent, pg in zip(node._parents, parent_grads):
                 if parent is None or pg is None or not parent.requires_grad:
                     continue
+                if pg.shape != parent.shape:
+                    raise RuntimeError(f"{type(node._fn).__name__}.backward returned a gradient of shape "
+                                       f"{pg.shape} for an input of shape {parent.shape}")
+                if pg.dtype != parent.data.dtype:
+                    pg = pg.astype(parent.data.dtype)
                 key = id(parent)
                 grads[key] = pg if key not in grads else grads[key] + pg
 
@@ -262,23 +267,30 @@ def _axis(axis):
 
 
 def _plain_index(index):
-    """Indices may hold Tensors (e.g. label arrays); use their arrays."""
+    """Indices may hold Tensors (e.g. label arrays, stored as floats): use their arrays as integers."""
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index.data if isinstance(index, Tensor) else index
+        return tuple(_plain_index(i) for i in index)
+    if isinstance(index, Tensor):
+        data = index.data
+        if data.dtype.kind == "f":
+            if not np.all(data == np.round(data)):
+                raise IndexError(f"a Tensor used as an index must hold whole numbers; got {data.ravel()[:5]}")
+            data = data.astype(np.intp)
+        return data
+    return index
 
 
 def unbroadcast(grad: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``."""
     if grad.shape == tuple(shape):
-        return grad
+        return np.asarray(grad)
     extra = grad.ndim - len(shape)
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
-    return grad
+    return np.asarray(grad).reshape(shape)  # a 0-d result stays an array, not a NumPy scalar
 
 
 # ----- elementwise and structural Functions -----
@@ -420,7 +432,8 @@ class Max(Function):
 
     def backward(self, g):
         mask = self.a == self.out
-        return (mask * (g.reshape(self.out.shape) / mask.sum(axis=self.axis, keepdims=True)),)
+        ties = mask.sum(axis=self.axis, keepdims=True).astype(g.dtype)  # int counts would promote to float64
+        return (mask * (g.reshape(self.out.shape) / ties),)
 
 
 def _drop_axes(kept: np.ndarray, axis) -> np.ndarray:
@@ -439,8 +452,8 @@ class Reshape(Function):
 
 class Transpose(Function):
     def forward(self, a, axes):
-        self.axes = axes
-        return np.transpose(a, axes)
+        self.axes = None if axes is None else tuple(ax % a.ndim for ax in axes)  # argsort needs them >= 0
+        return np.transpose(a, self.axes)
 
     def backward(self, g):
         if self.axes is None:

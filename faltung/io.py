@@ -41,6 +41,11 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
         raise ValueError(f"cannot save to {path!r}: folder {folder!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
     try:
+        # mkstemp makes the file owner-only; give it the mode a plain open() would (or the old file's)
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o666 & ~umask
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -99,6 +104,7 @@ class _Reader:
 
     def __init__(self, path: str | os.PathLike, expected_format: str):
         self.path = os.fspath(path)
+        self.expected_format = expected_format
         if not os.path.isfile(self.path):
             raise ValueError(f"{self.path}: no such file")
         if not zipfile.is_zipfile(self.path):
@@ -108,9 +114,16 @@ class _Reader:
             self.members = {info.filename: info for info in self.zip.infolist()}
         except (zipfile.BadZipFile, OSError) as err:
             raise self.error(f"unreadable zip archive ({err})") from None
+        try:
+            self._check_header()
+        except BaseException:
+            self.zip.close()
+            raise
+
+    def _check_header(self) -> None:
         self.document = self.json("config.json")
-        if not isinstance(self.document, dict) or self.document.get("format") != expected_format:
-            raise self.error(f"config.json does not say format {expected_format!r}")
+        if not isinstance(self.document, dict) or self.document.get("format") != self.expected_format:
+            raise self.error(f"config.json does not say format {self.expected_format!r}")
         version = self.document.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise self.error(f"format_version {version!r} is not one this faltung reads (<= {FORMAT_VERSION})")
@@ -135,16 +148,32 @@ class _Reader:
     def json(self, name: str) -> Any:
         try:
             return json.loads(self.read(name, MAX_CONFIG_BYTES).decode())
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise self.error(f"{name} is not valid JSON ({err})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+            raise self.error(f"{name} is not valid JSON ({type(err).__name__}: {err})") from None
 
-    def arrays(self, name: str) -> dict[str, np.ndarray]:
-        data = self.read(name, MAX_ARRAY_BYTES)
+    def arrays(self, name: str, limit: int = MAX_ARRAY_BYTES) -> dict[str, np.ndarray]:
+        """The arrays of an .npz member, each header checked before its data is allocated:
+        no object arrays, and no more than ``limit`` bytes claimed in all."""
+        data = self.read(name, limit + 2**20)
+        arrays, claimed = {}, 0
         try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                return {key: npz[key] for key in npz.files}
+            with zipfile.ZipFile(io.BytesIO(data)) as npz:
+                for info in npz.infolist():
+                    with npz.open(info) as f:
+                        version = np.lib.format.read_magic(f)
+                        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                       else np.lib.format.read_array_header_2_0)
+                        shape, _, dtype = read_header(f)
+                        claimed += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                        # 1 MiB of slack: a stray small array gets the caller's clearer "unexpected"
+                        if dtype.hasobject or claimed > limit + 2**20:
+                            raise ValueError(f"array {info.filename} claims dtype {dtype} and shape {shape}, "
+                                             f"{claimed} bytes so far (at most {limit} expected)")
+                    with npz.open(info) as f:
+                        arrays[info.filename.removesuffix(".npy")] = np.lib.format.read_array(f, allow_pickle=False)
         except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
             raise self.error(f"{name} is not a readable array archive ({err})") from None
+        return arrays
 
     def close(self) -> None:
         self.zip.close()
@@ -207,9 +236,10 @@ def load_model(path: str | os.PathLike, compile: bool = True):
         try:
             with _rng_untouched():
                 model = cls.from_config(doc["config"])
-        except (ValueError, TypeError, KeyError) as err:
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as err:
             raise reader.error(f"the model config is invalid ({type(err).__name__}: {err})") from None
-        _check_and_assign(reader, model, reader.arrays("weights.npz"))
+        weight_bytes = sum(w.data.nbytes for w in model.weights)
+        _check_and_assign(reader, model, reader.arrays("weights.npz", weight_bytes))
         metadata = doc.get("metadata") or {}
         if not isinstance(metadata, dict):
             raise reader.error("metadata must be a JSON object")
@@ -224,7 +254,9 @@ def load_model(path: str | os.PathLike, compile: bool = True):
                 raise reader.error(f"the compile settings are invalid ({type(err).__name__}: {err})") from None
             if "optimizer.npz" in reader.members:
                 try:
-                    model.optimizer.set_state(model.trainable_weights, reader.arrays("optimizer.npz"))
+                    # slots are at most a few copies of the weights (Adam's amsgrad: three)
+                    state = reader.arrays("optimizer.npz", 4 * weight_bytes + 2**20)
+                    model.optimizer.set_state(model.trainable_weights, state)
                 except (ValueError, TypeError) as err:
                     raise reader.error(f"optimizer state does not fit ({err})") from None
     return model
@@ -235,7 +267,8 @@ def load_weights(model, path: str | os.PathLike) -> None:
     for fmt in (WEIGHTS_FORMAT, FORMAT):
         try:
             with _open(path, fmt) as reader:
-                _check_and_assign(reader, model, reader.arrays("weights.npz"))
+                weight_bytes = sum(w.data.nbytes for w in model.weights)
+                _check_and_assign(reader, model, reader.arrays("weights.npz", weight_bytes))
                 return
         except ValueError as err:
             if "does not say format" not in str(err):

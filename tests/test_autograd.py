@@ -117,3 +117,19 @@ def test_pool_matmul_equals_numpy(monkeypatch):
         np.testing.assert_allclose(parallel.matmul(a.T.copy().T, b), a @ b, rtol=1e-5, atol=1e-4)
     finally:
         parallel._threads = None
+
+
+def test_review_edge_cases():
+    x = Tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+    x.transpose(-1, 0, 1).sum().backward()
+    assert x.grad.shape == (2, 3, 4)
+    assert gradcheck(lambda a: a.transpose(-1, 0, -2) * np.arange(24.0).reshape(4, 2, 3), [rng.standard_normal((2, 3, 4))])
+    x32 = Tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    x32.max(axis=1).sum().backward()
+    assert x32.grad.dtype == np.float32
+    scalar = Tensor(np.array(2.0), requires_grad=True)
+    (scalar * np.ones(3)).sum().backward()
+    assert isinstance(scalar.grad, np.ndarray) and scalar.grad.shape == ()
+    v = Tensor(np.arange(5.0), requires_grad=True)
+    v[Tensor(np.array([0, 2, 2]))].sum().backward()
+    np.testing.assert_array_equal(v.grad, [1, 0, 2, 0, 0])

@@ -47,3 +47,8 @@ def test_errors_name_what_was_received():
         ft.correlate2d(np.ones((4, 4)), np.ones((3, 3)))
     with pytest.raises(TypeError, match="B must be a numeric matrix; got dtype <U1"):
         ft.correlate2d(np.ones((1, 1)), [["a"]])
+
+
+def test_uint8_images_do_not_wrap_around():
+    C = ft.correlate2d(np.ones((3, 3), np.uint8), np.full((4, 4), 200, np.uint8))
+    np.testing.assert_array_equal(C, np.full((2, 2), 1800))

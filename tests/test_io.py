@@ -188,3 +188,45 @@ def test_subclassed_models_explain_why_they_cannot_be_saved_whole(tmp_path):
     other(np.ones((1, 3), np.float32))
     other.load_weights(tmp_path / "tiny.zip")
     np.testing.assert_array_equal(other.get_weights()[0], model.get_weights()[0])
+
+
+def test_frozen_layers_stay_frozen_after_loading(tmp_path):
+    model = models.Sequential([layers.Input((4,)), layers.Dense(3), layers.Dense(2)])
+    model.layers[0].trainable = False
+    model.compile("adam", "mse")
+    model.train_on_batch(np.ones((2, 4)), np.ones((2, 2)))
+    model.save(tmp_path / "frozen.faltung")
+    loaded = models.load_model(tmp_path / "frozen.faltung")
+    assert [l.trainable for l in loaded.layers] == [False, True]
+    assert len(loaded.trainable_weights) == 2
+
+
+def test_saved_files_get_the_usual_mode(tmp_path):
+    model = small_cnn()
+    path = tmp_path / "net.faltung"
+    model.save(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_an_array_header_claiming_too_much_is_refused_before_allocating(tmp_path):
+    model = small_cnn()
+    good = tmp_path / "good.faltung"
+    model.save(good)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (10**12,)})
+    bad = tmp_path / "huge.faltung"
+    _rewrite(good, bad, lambda m: _edit_npz_raw(m, header.getvalue()))
+    with pytest.raises(ValueError, match="claims dtype float32 and shape"):
+        models.load_model(bad)
+
+
+def _edit_npz_raw(members, npy_bytes):
+    with zipfile.ZipFile(io.BytesIO(members["weights.npz"])) as zin:
+        names = zin.namelist()
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zout:
+            for n in names:
+                zout.writestr(n, npy_bytes + b"\0" * 16 if n == names[0] else zin.read(n))
+    return {**members, "weights.npz": buf.getvalue()}

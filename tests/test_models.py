@@ -273,3 +273,17 @@ def test_allocator_tuning_is_once_and_optional(monkeypatch):
     assert memory.keep_freed_memory() is False  # decided once per process
     monkeypatch.setattr(memory, "_tuned", None)
     assert memory.keep_freed_memory() is sys.platform.startswith("linux")
+
+
+def test_validation_split_point_is_keras(monkeypatch):
+    seen = {}
+    model = models.Sequential([layers.Input((1,)), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    original = model._run_batches
+
+    def spy(x, y, batch_size, indices, step, callbacks, kind, bar):
+        seen.setdefault(kind, len(indices))
+        return original(x, y, batch_size, indices, step, callbacks, kind, bar)
+    monkeypatch.setattr(model, "_run_batches", spy)
+    model.fit(np.zeros((10, 1)), np.zeros((10, 1)), validation_split=0.25, verbose=0)
+    assert seen == {"train": 7, "test": 3}  # floor(10 * 0.75) training samples, as Keras

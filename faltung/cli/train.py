@@ -57,6 +57,10 @@ class EpochCounter(Callback):
 
     interrupted = False  # set by Ctrl-C: the epoch in progress is not complete
 
+    def on_train_begin(self, logs=None):
+        if self.interrupted:  # Ctrl-C came while the data was being prepared: fit() reset the flag
+            self.model.stop_training = True
+
     def on_epoch_end(self, epoch, logs=None):
         if not self.interrupted:
             self.model.metadata["epochs_trained"] = epoch + 1

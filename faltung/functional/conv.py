@@ -84,7 +84,9 @@ def correlate2d(A: Any, B: Any) -> Any:
         if arr.ndim != 2:
             raise ValueError(f"{name} must be a 2-D matrix {layout}; got shape {arr.shape}")
     _check_fits(a.shape, b.shape)
-    dtype = np.result_type(a, b, np.int64) if np.result_type(a, b).kind == "b" else np.result_type(a, b)
+    dtype = np.result_type(a, b)
+    if dtype.kind in "biu":  # uint8 images would wrap around: sum in 64-bit integers
+        dtype = np.result_type(dtype, np.int64)
     x = b.astype(dtype, copy=False)[None, :, :, None]
     w = a.astype(dtype, copy=False)[:, :, None, None]
     out_hw = (b.shape[0] - a.shape[0] + 1, b.shape[1] - a.shape[1] + 1)

@@ -224,7 +224,8 @@ class Model(Trainer, Layer):
         outs = [tensors[(n, i)] for n, i in config["outputs"]]
         model = cls(ins if config["multi_input"] else ins[0], outs if config["multi_output"] else outs[0],
                     name=config["name"])
-        model.trainable = config.get("trainable", True)
+        if not config.get("trainable", True):  # the layers' own flags were restored by their configs
+            model.trainable = False
         return model
 
 

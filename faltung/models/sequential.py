@@ -102,5 +102,6 @@ class Sequential(Model):
             model.add(InputLayer(batch_shape=config["batch_shape"]))
         for entry in config.get("layers", []):
             model.add(layer_from_config(entry))
-        model.trainable = config.get("trainable", True)
+        if not config.get("trainable", True):  # the layers' own flags were restored by their configs
+            model.trainable = False
         return model

@@ -170,7 +170,7 @@ class Trainer:
         n = self._length(x)
         y = self._prepare_y(y, n)
         if validation_data is None and validation_split:
-            split = n - int(math.floor(n * validation_split))
+            split = int(math.floor(n * (1.0 - validation_split)))  # Keras' split point
             if split in (0, n):
                 raise ValueError(f"validation_split={validation_split} of {n} samples leaves an empty set")
             validation_data = (self._take(x, slice(split, None)), y[split:])
