@@ -78,6 +78,7 @@ def test_fast_kernel_equals_reference(seed):
 @pytest.mark.parametrize("min_channels", [1, 10**9])
 def test_gradients_match_finite_differences(strides, padding, dilation, min_channels, monkeypatch):
     monkeypatch.setattr(conv_kernels, "MIN_CHANNELS_FOR_CORRELATION", min_channels)
+    monkeypatch.setattr(conv_kernels, "MIN_PIXELS_FOR_CORRELATION", 1)
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 6, 5, 3)), rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(2)
     assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, strides, padding, dilation), [x, w, b])
@@ -158,6 +159,7 @@ def _torch_conv(torch, x, w, b, strides, dilation, pads):
 def test_parity_with_pytorch(torch, seed, monkeypatch):
     # both input-gradient algorithms (correlation with the rotated kernel; col2im) on every geometry
     monkeypatch.setattr(conv_kernels, "MIN_CHANNELS_FOR_CORRELATION", 1 if seed % 2 else 10**9)
+    monkeypatch.setattr(conv_kernels, "MIN_PIXELS_FOR_CORRELATION", 1)
     rng = np.random.default_rng(seed)
     g = random_geometry(rng)
     n, c_in, c_out = (int(v) for v in rng.integers(1, 4, size=3))
@@ -204,6 +206,7 @@ def test_threaded_chunks_equal_the_plain_adjoint(workers, monkeypatch):
     monkeypatch.setenv("FALTUNG_NUM_THREADS", str(workers))
     monkeypatch.setattr(conv_kernels, "CHUNK_BYTES", 4096)  # many chunks even for a small batch
     monkeypatch.setattr(conv_kernels, "MIN_CHANNELS_FOR_CORRELATION", 1)
+    monkeypatch.setattr(conv_kernels, "MIN_PIXELS_FOR_CORRELATION", 1)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((7, 9, 8, 16)).astype(np.float32)
     w = rng.standard_normal((3, 3, 16, 5)).astype(np.float32)
