@@ -8,10 +8,10 @@ computed for a batch of NHWC images as ``cols @ f.reshape(kh·kw·C_in, C_out)``
 ``cols`` holds every window of the zero-padded input as one row. The batch is cut
 into chunks whose column buffer fits in cache and is reused across chunks and calls.
 
-Backward: dW = colsᵀ · dZ (chunk by chunk); for stride 1, dx is itself a
-correlation, of the zero-padded dZ with the kernel rotated by 180° and its channel
-axes swapped (no scatter); for larger strides dx = col2im(dZ · Wᵀ), one strided add
-per kernel tap.
+Backward: dW = colsᵀ · dZ (chunk by chunk). dx = col2im(dZ · Wᵀ), one strided add per
+kernel tap; or, for stride 1 on large images with enough channels, dx as a correlation
+itself, of the zero-padded dZ with the kernel rotated by 180° and its channel axes
+swapped (no scatter). Chunks run on faltung's thread pool (``parallel``).
 """
 from __future__ import annotations
 
