@@ -16,8 +16,10 @@ pytestmark = pytest.mark.skipif(not os.path.isdir(FOLDER), reason="dataset-fashi
 
 def test_one_epoch_on_real_fashion_mnist_and_predict_a_png_of_a_shoe(tmp_path):
     out = tmp_path / "lenet.faltung"
-    result = subprocess.run([sys.executable, "-m", "faltung", "train", "--epochs", "1", "--verbose", "0",
-                             "--out", str(out)], capture_output=True, text=True, timeout=900)
+    # Adam at 2e-3 (the default is 1e-3) reaches 0.87 in one epoch here rather than 0.86: a margin
+    # over 0.85 that a different CPU's rounding cannot take away.
+    result = subprocess.run([sys.executable, "-m", "faltung", "train", "--epochs", "1", "--lr", "0.002",
+                             "--verbose", "0", "--out", str(out)], capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
     accuracy = float(result.stdout.strip().splitlines()[-1].split()[2])
     assert accuracy >= 0.85
