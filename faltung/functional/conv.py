@@ -9,7 +9,6 @@ from ..autograd import Function, Tensor
 from ..kernels.conv import conv2d_backward, conv2d_forward
 from ..kernels.padding import normalize_padding, normalize_pair, output_size, resolve_pads
 from ._checks import float_tensor, same_dtype
-from .activations import relu_grad
 
 
 class Conv2D(Function):
@@ -18,14 +17,12 @@ class Conv2D(Function):
 
     def forward(self, x, w, b, strides, dilation, pads, out_hw, relu=False):
         self.x, self.w, self.geometry = x, w, (strides, dilation, pads)
-        out = conv2d_forward(x, w, b, strides, dilation, pads, out_hw)
-        self.relu_out = np.maximum(out, 0, out=out) if relu else None  # no second array for the activation
+        out = conv2d_forward(x, w, b, strides, dilation, pads, out_hw, relu=relu)
+        self.relu_out = out if relu else None  # the relu mask is read back from the output itself
         return out
 
     def backward(self, grad):
-        if self.relu_out is not None:
-            grad = relu_grad(grad, self.relu_out)
-        return conv2d_backward(grad, self.x, self.w, *self.geometry, need=self.needs_grad)
+        return conv2d_backward(grad, self.x, self.w, *self.geometry, need=self.needs_grad, relu_out=self.relu_out)
 
 
 def conv2d(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: Any = "valid",

@@ -6,23 +6,27 @@ The lecture's convolutional layer on 3-D input with r filters and a bias:
 
 computed for a batch of NHWC images as ``cols @ f.reshape(kh·kw·C_in, C_out)``, where
 ``cols`` holds every window of the zero-padded input as one row. The batch is cut
-into chunks whose column buffer fits in cache and is reused across chunks and calls.
+into chunks whose buffers fit in cache; everything a chunk needs happens while it is
+there (one trip through main memory per big array, not one per operation):
 
-Backward: dW = colsᵀ · dZ (chunk by chunk). dx = col2im(dZ · Wᵀ), one strided add per
-kernel tap; or, for stride 1 on large images with enough channels, dx as a correlation
-itself, of the zero-padded dZ with the kernel rotated by 180° and its channel axes
-swapped (no scatter). Chunks run on faltung's thread pool (``parallel``).
+- forward: im2col, the product, + b, and the fused max(Z, 0);
+- backward: the relu mask on dZ, db = Σ dZ, dW = colsᵀ · dZ, and dx, either
+  col2im(dZ · Wᵀ) (one strided add per kernel tap) or, for stride 1 on large
+  images with enough channels, a correlation of the zero-padded dZ with the kernel
+  rotated by 180° and its channel axes swapped (no scatter).
+
+Chunks run on faltung's thread pool (``parallel``); buffers are per thread (``scratch``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import scratch
-from .parallel import map_chunks, matmul
-from .im2col import add_windows, padded_zeros, windows
+from .parallel import map_chunks
+from .im2col import add_windows, windows
 from .padding import Pads
 
-CHUNK_BYTES = 2 * 2**20  # column buffer per chunk: about the size of the L2/L3 share of one core
+CHUNK_BYTES = 1 * 2**20  # a chunk's buffers: about half of one core's L2, measured best here
 # The correlation form of dx is one product with C_in output columns over every input pixel: BLAS
 # is efficient only when C_in is not tiny (first layers on grey or RGB images), and, measured
 # here, it beats col2im only on large images (32x32: 31 vs 40 ms; 13x13 and 16x16: 10.5 vs 8.8,
@@ -40,8 +44,8 @@ def sum_rows(a: np.ndarray) -> np.ndarray:
     return np.ones(a.shape[0], dtype=a.dtype) @ a
 
 
-def _chunk_images(rows_per_image: int, row_bytes: int, n: int) -> int:
-    return max(1, min(n, CHUNK_BYTES // max(rows_per_image * row_bytes, 1)))
+def _chunk_images(bytes_per_image: int, n: int) -> int:
+    return max(1, min(n, CHUNK_BYTES // max(bytes_per_image, 1)))
 
 
 def pad_into_buffer(x: np.ndarray, pads: Pads, purpose: str) -> np.ndarray:
@@ -68,104 +72,115 @@ def pad_or_crop(x: np.ndarray, pads: Pads, purpose: str) -> np.ndarray:
     return pad_into_buffer(x, ((max(top, 0), max(bottom, 0)), (max(left, 0), max(right, 0))), purpose)
 
 
-def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: tuple[int, int],
-                   dilation: tuple[int, int], pads: Pads, out_hw: tuple[int, int]) -> np.ndarray:
-    """x (N, H, W, C_in), w (kh, kw, C_in, C_out), b (C_out,) or None -> (N, out_h, out_w, C_out)."""
-    kh, kw, c_in, c_out = w.shape
-    n = x.shape[0]
-    out_h, out_w = out_hw
-    w2 = w.reshape(-1, c_out)
-    out = np.empty((n, out_h, out_w, c_out), dtype=np.result_type(x, w))
-    out2 = out.reshape(-1, c_out)
-    if kh == kw == 1 and strides == (1, 1) and pads == ((0, 0), (0, 0)):
-        matmul(x.reshape(-1, c_in), w2, out=out2)  # a 1×1 convolution is a dense layer on pixels
-    else:
-        xp = pad_into_buffer(x, pads, "conv.xp")
-        rows, k = out_h * out_w, kh * kw * c_in
-
-        def chunk_product(start: int, stop: int) -> None:
-            c = _im2col(xp[start:stop], (kh, kw), strides, dilation, out_hw)
-            np.matmul(c, w2, out=out2[start * rows:stop * rows])
-        map_chunks(chunk_product, n, _chunk_images(rows, k * x.itemsize, n), threaded=k * c_out >= MIN_WORK_FOR_THREADS)
-    if b is not None:
-        out2 += b
-    return out
+def _is_pointwise(kernel_hw, strides, pads) -> bool:
+    return tuple(kernel_hw) == (1, 1) and tuple(strides) == (1, 1) and pads == ((0, 0), (0, 0))
 
 
-def conv2d_backward(grad: np.ndarray, x: np.ndarray, w: np.ndarray, strides: tuple[int, int],
-                    dilation: tuple[int, int], pads: Pads, need: tuple[bool, bool, bool] = (True, True, True)):
-    """Gradients (dx, dw, db) of ``conv2d_forward`` given dL/dZ ``grad`` (N, out_h, out_w, C_out).
-
-    Entries of ``need`` that are False come back None (and are not computed).
-    """
-    kh, kw, c_in, c_out = w.shape
-    n, out_h, out_w, _ = grad.shape
-    g2 = grad.reshape(-1, c_out)
-    db = sum_rows(g2) if need[2] else None
-    dw = _kernel_grad(grad, x, w.shape, strides, dilation, pads) if need[1] else None
-    dx = None
-    if need[0]:
-        if strides == (1, 1) and c_in >= MIN_CHANNELS_FOR_CORRELATION \
-                and x.shape[1] * x.shape[2] >= MIN_PIXELS_FOR_CORRELATION:
-            dx = _input_grad_by_correlation(grad, w, x.shape, dilation, pads)
-        else:
-            dx = _input_grad_by_col2im(grad, w, x.shape, strides, dilation, pads)
-    return dx, dw, db
-
-
-def _kernel_grad(grad, x, w_shape, strides, dilation, pads) -> np.ndarray:
-    """dW[i', j', k, r] = sum over the batch and positions of x-window · dZ: colsᵀ · dZ, chunk by chunk."""
-    kh, kw, c_in, c_out = w_shape
-    n, out_h, out_w, _ = grad.shape
-    g2 = grad.reshape(-1, c_out)
-    if kh == kw == 1 and strides == (1, 1) and pads == ((0, 0), (0, 0)):
-        return matmul(x.reshape(-1, c_in).T, g2).reshape(w_shape)
+def _columns(x: np.ndarray, kernel_hw, strides, dilation, pads: Pads, out_hw) -> np.ndarray:
+    """The windows of a few images as rows (m·out_h·out_w, kh·kw·C_in): this thread's reused
+    column buffer, or a plain reshape of ``x`` for a 1×1 convolution (a dense layer on pixels)."""
+    if _is_pointwise(kernel_hw, strides, pads):
+        return x.reshape(-1, x.shape[3])
     xp = pad_into_buffer(x, pads, "conv.xp")
-    rows, k = out_h * out_w, kh * kw * c_in
-
-    def chunk_product(start: int, stop: int) -> np.ndarray:
-        c = _im2col(xp[start:stop], (kh, kw), strides, dilation, (out_h, out_w))
-        return c.T @ g2[start * rows:stop * rows]
-    parts = map_chunks(chunk_product, n, _chunk_images(rows, k * x.itemsize, n),
-                       threaded=k * c_out >= MIN_WORK_FOR_THREADS)
-    return np.sum(parts, axis=0, dtype=grad.dtype).reshape(w_shape)
-
-
-def _im2col(xp: np.ndarray, kernel_hw, strides, dilation, out_hw) -> np.ndarray:
-    """The windows of a few padded images as rows of this thread's reused column buffer:
-    (m·out_h·out_w, kh·kw·C_in)."""
     m, c_in = xp.shape[0], xp.shape[3]
-    rows = m * out_hw[0] * out_hw[1]
-    cols = scratch.buffer("conv.cols", (rows, kernel_hw[0] * kernel_hw[1] * c_in), xp.dtype)
+    cols = scratch.buffer("conv.cols", (m * out_hw[0] * out_hw[1], kernel_hw[0] * kernel_hw[1] * c_in), xp.dtype)
     np.copyto(cols.reshape(m, *out_hw, *kernel_hw, c_in), windows(xp, kernel_hw, strides, dilation, out_hw))
     return cols
 
 
-def _input_grad_by_correlation(grad, w, x_shape, dilation, pads) -> np.ndarray:
-    """Stride 1: dx = dZ (zero-padded by d(k-1) minus the forward padding) ⋆ rot180(f) with C_in, C_out swapped."""
-    kh, kw, _, _ = w.shape
-    (dh, dw_), ((top, bottom), (left, right)) = dilation, pads
-    h, width = x_shape[1:3]
-    out_h, out_w = grad.shape[1:3]
-    back_pads = ((dh * (kh - 1) - top, h + top - out_h), (dw_ * (kw - 1) - left, width + left - out_w))
-    gp = pad_or_crop(grad, back_pads, "conv.gp")
-    flipped = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
-    return conv2d_forward(gp, flipped, None, (1, 1), dilation, ((0, 0), (0, 0)), (h, width))
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: tuple[int, int],
+                   dilation: tuple[int, int], pads: Pads, out_hw: tuple[int, int], relu: bool = False) -> np.ndarray:
+    """x (N, H, W, C_in), w (kh, kw, C_in, C_out), b (C_out,) or None -> (N, out_h, out_w, C_out),
+    then max(·, 0) if ``relu``."""
+    kh, kw, c_in, c_out = w.shape
+    n = x.shape[0]
+    rows, k = out_hw[0] * out_hw[1], kh * kw * c_in
+    w2 = w.reshape(k, c_out)
+    out = np.empty((n, *out_hw, c_out), dtype=np.result_type(x, w))
+    out2 = out.reshape(-1, c_out)
+
+    def chunk(start: int, stop: int) -> None:
+        o = out2[start * rows:stop * rows]
+        np.matmul(_columns(x[start:stop], (kh, kw), strides, dilation, pads, out_hw), w2, out=o)
+        if b is not None:
+            o += b
+        if relu:
+            np.maximum(o, 0, out=o)
+    map_chunks(chunk, n, _chunk_images(rows * (k + c_out) * out.itemsize, n),
+               threaded=k * c_out >= MIN_WORK_FOR_THREADS)
+    return out
 
 
-def _input_grad_by_col2im(grad, w, x_shape, strides, dilation, pads) -> np.ndarray:
-    """Strided: dx = col2im(dZ · Wᵀ), chunk by chunk, the window gradient added one tap at a time."""
+def conv2d_backward(grad: np.ndarray, x: np.ndarray, w: np.ndarray, strides: tuple[int, int],
+                    dilation: tuple[int, int], pads: Pads, need: tuple[bool, bool, bool] = (True, True, True),
+                    relu_out: np.ndarray | None = None):
+    """Gradients (dx, dw, db) of ``conv2d_forward`` given dL/dZ ``grad`` (N, out_h, out_w, C_out).
+
+    ``relu_out``: the forward's output when it applied relu; dZ then passes only where it is > 0.
+    Entries of ``need`` that are False come back None (and are not computed).
+    """
     kh, kw, c_in, c_out = w.shape
     n, out_h, out_w, _ = grad.shape
-    w2t = w.reshape(-1, c_out).T
-    dxp = padded_zeros(x_shape, pads, grad.dtype)
     rows, k = out_h * out_w, kh * kw * c_in
     g2 = grad.reshape(-1, c_out)
+    mask2 = None if relu_out is None else relu_out.reshape(-1, c_out)
+    need_dx, need_dw, need_db = need
+    by_correlation = need_dx and strides == (1, 1) and c_in >= MIN_CHANNELS_FOR_CORRELATION \
+        and x.shape[1] * x.shape[2] >= MIN_PIXELS_FOR_CORRELATION
+    dx = np.empty(x.shape, dtype=grad.dtype) if need_dx else None
+    w2 = w.reshape(k, c_out)
+    flipped = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)) if by_correlation else None
 
-    def chunk_scatter(start: int, stop: int) -> None:
-        d = scratch.buffer("conv.dwin", ((stop - start) * rows, k), grad.dtype)
-        np.matmul(g2[start * rows:stop * rows], w2t, out=d)
-        add_windows(dxp[start:stop], d.reshape(stop - start, out_h, out_w, kh, kw, c_in), strides, dilation)
-    map_chunks(chunk_scatter, n, _chunk_images(rows, k * grad.itemsize, n), threaded=k * c_out >= MIN_WORK_FOR_THREADS)
+    def chunk(start: int, stop: int):
+        g = g2[start * rows:stop * rows]
+        if mask2 is not None:  # dL/dZ of relu: zero where the output was clipped
+            passed = scratch.buffer("conv.passed", g.shape, bool)
+            np.greater(mask2[start * rows:stop * rows], 0, out=passed)
+            g = np.multiply(g, passed, out=scratch.buffer("conv.grad", g.shape, g.dtype))
+        db = sum_rows(g) if need_db else None
+        dw = None
+        if need_dw:
+            dw = _columns(x[start:stop], (kh, kw), strides, dilation, pads, (out_h, out_w)).T @ g
+        if by_correlation:
+            _input_grad_by_correlation(g.reshape(-1, out_h, out_w, c_out), flipped, x.shape, dilation, pads,
+                                       dx[start:stop])
+        elif need_dx:
+            _input_grad_by_col2im(g, w2, (kh, kw), strides, dilation, pads, (out_h, out_w), dx[start:stop])
+        return db, dw
+
+    per_image = rows * (k + 2 * c_out) + (x.shape[1] * x.shape[2] * (kh * kw * c_out + c_in) if by_correlation else 0)
+    parts = map_chunks(chunk, n, _chunk_images(per_image * grad.itemsize, n),
+                       threaded=k * c_out >= MIN_WORK_FOR_THREADS)
+    db = np.sum([p[0] for p in parts], axis=0, dtype=grad.dtype) if need_db else None
+    dw = np.sum([p[1] for p in parts], axis=0, dtype=grad.dtype).reshape(w.shape) if need_dw else None
+    return dx, dw, db
+
+
+def _input_grad_by_correlation(g: np.ndarray, flipped: np.ndarray, x_shape, dilation, pads, dx: np.ndarray) -> None:
+    """Stride 1: dx = dZ (zero-padded by d(k-1) minus the forward padding) ⋆ rot180(f) with C_in, C_out
+    swapped (``flipped``), for the few images of ``g`` (m, out_h, out_w, C_out), into ``dx`` (m, H, W, C_in)."""
+    kh, kw, c_out, c_in = flipped.shape
+    (dh, dw_), ((top, bottom), (left, right)) = dilation, pads
+    h, width = x_shape[1:3]
+    out_h, out_w = g.shape[1:3]
+    back_pads = ((dh * (kh - 1) - top, h + top - out_h), (dw_ * (kw - 1) - left, width + left - out_w))
+    gp = pad_or_crop(g, back_pads, "conv.gp")
+    cols = scratch.buffer("conv.gcols", (g.shape[0] * h * width, kh * kw * c_out), g.dtype)
+    np.copyto(cols.reshape(g.shape[0], h, width, kh, kw, c_out), windows(gp, (kh, kw), (1, 1), dilation, (h, width)))
+    np.matmul(cols, flipped.reshape(-1, c_in), out=dx.reshape(-1, c_in))
+
+
+def _input_grad_by_col2im(g: np.ndarray, w2: np.ndarray, kernel_hw, strides, dilation, pads: Pads, out_hw,
+                          dx: np.ndarray) -> None:
+    """dx = col2im(dZ · Wᵀ) for the few images of ``dx`` (m, H, W, C_in), the window gradient added
+    one tap at a time into a reused padded buffer."""
+    m, h, width, c_in = dx.shape
     (top, bottom), (left, right) = pads
-    return np.ascontiguousarray(dxp[:, top:top + x_shape[1], left:left + x_shape[2]])
+    dwin = np.matmul(g, w2.T, out=scratch.buffer("conv.dwin", (g.shape[0], w2.shape[0]), g.dtype))
+    if _is_pointwise(kernel_hw, strides, pads):
+        dx.reshape(-1, c_in)[...] = dwin
+        return
+    dxp = scratch.buffer("conv.dxp", (m, h + top + bottom, width + left + right, c_in), g.dtype)
+    dxp[...] = 0
+    add_windows(dxp, dwin.reshape(m, *out_hw, *kernel_hw, c_in), strides, dilation)
+    dx[...] = dxp[:, top:top + h, left:left + width]
