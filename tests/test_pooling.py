@@ -138,3 +138,52 @@ def test_parity_with_pytorch(torch, kind, seed):
     (z * grad).sum().backward()
     tz.backward(torch.tensor(np.ascontiguousarray(grad.transpose(0, 3, 1, 2))))
     np.testing.assert_allclose(xt.grad, tx.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-12)
+
+
+def _pool_with_grad(kind, x, pool, strides, padding, grad_seed):
+    xt = Tensor(x, requires_grad=True)
+    z = POOL[kind](xt, pool, strides, padding)
+    (z * np.random.default_rng(grad_seed).standard_normal(z.shape)).sum().backward()
+    return z.numpy(), xt.grad
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_tied_maxima_match_pytorch(torch, seed):
+    """Inputs of a few integer values (and relu-like runs of zeros) tie inside most windows; the
+    gradient still goes to the first maximum in row-major order, tiling windows or not."""
+    rng = np.random.default_rng(500 + seed)
+    h, w = (int(v) for v in rng.integers(2, 14, size=2))
+    pool = tuple(int(v) for v in rng.integers(1, 4, size=2))
+    strides = None if seed % 2 else tuple(int(v) for v in rng.integers(1, 4, size=2))
+    s = strides or pool
+    padding = "same" if seed % 3 == 0 else "valid"
+    if padding == "valid" and (h < pool[0] or w < pool[1]):
+        return
+    x = np.maximum(rng.integers(-2, 3, size=(2, h, w, 3)), 0).astype(np.float64)
+    pads = (tf_same_pads(h, pool[0], s[0]), tf_same_pads(w, pool[1], s[1])) if padding == "same" \
+        else ((0, 0), (0, 0))
+    z, dx = _pool_with_grad("max", x, pool, strides, padding, seed)
+    tx, tz = _torch_pool(torch, "max", x, pool, s, pads)
+    tz.backward(torch.tensor(np.ascontiguousarray(
+        np.random.default_rng(seed).standard_normal(z.shape).transpose(0, 3, 1, 2))))
+    np.testing.assert_array_equal(z, tz.detach().numpy().transpose(0, 2, 3, 1))
+    np.testing.assert_allclose(dx, tx.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_tiled_average_equals_the_general_kernel(seed, monkeypatch):
+    """Average pooling windows that tile the image take the two-pass kernel; it equals the tap-by-tap
+    kernel, forward and backward, 'same' padding and uncovered rows/columns included."""
+    from faltung.kernels import tiled_pooling
+    rng = np.random.default_rng(900 + seed)
+    h, w = (int(v) for v in rng.integers(1, 15, size=2))
+    pool = tuple(int(v) for v in rng.integers(1, 5, size=2))
+    padding = "same" if seed % 2 or h < pool[0] or w < pool[1] else "valid"
+    x = np.maximum(rng.integers(-2, 4, size=(3, h, w, 4)), 0).astype(np.float32)
+    assert tiled_pooling.tiles(pool, pool)
+    fast = _pool_with_grad("avg", x, pool, None, padding, seed)
+    monkeypatch.setattr(tiled_pooling, "tiles", lambda pool, strides: False)
+    general = _pool_with_grad("avg", x, pool, None, padding, seed)
+    for a, b in zip(fast, general):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .im2col import crop, pad, padded_zeros, tap_slices, windows
+from . import tiled_pooling as tiled
+from .im2col import crop, pad, padded_zeros, tap_slices
 from .padding import Pads
 
 
@@ -65,12 +66,16 @@ def max_pool_backward(grad: np.ndarray, took: np.ndarray, x_shape: tuple[int, ..
 def avg_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], pads: Pads,
                      out_hw: tuple[int, int]) -> np.ndarray:
     """x (N, H, W, C) -> (N, out_h, out_w, C): each window's sum over its real (unpadded) cells,
-    divided by their number. The sum runs over the taps, one strided view each."""
+    divided by their number. The sum runs over the taps, one strided view each (in two passes,
+    along rows then down columns, when the windows tile the image)."""
+    counts = real_cell_counts(x.shape[1:3], pool, strides, pads, out_hw, x.dtype)
+    if tiled.tiles(pool, strides):
+        return tiled.avg_pool_forward(x, pool, pads, out_hw, counts)
     taps = [view for _, view in _taps(pad(x, pads), pool, strides, out_hw)]
     out = taps[0].copy()
     for view in taps[1:]:
         out += view
-    out /= real_cell_counts(x.shape[1:3], pool, strides, pads, out_hw, x.dtype)
+    out /= counts
     return out
 
 
@@ -78,7 +83,10 @@ def avg_pool_backward(grad: np.ndarray, x_shape: tuple[int, ...], pool: tuple[in
                       strides: tuple[int, int], pads: Pads) -> np.ndarray:
     """Spread each output's gradient evenly over the real cells of its window."""
     out_hw = grad.shape[1:3]
-    share = grad / real_cell_counts(x_shape[1:3], pool, strides, pads, out_hw, grad.dtype)
+    counts = real_cell_counts(x_shape[1:3], pool, strides, pads, out_hw, grad.dtype)
+    if tiled.tiles(pool, strides):
+        return tiled.avg_pool_backward(grad, x_shape, pool, pads, counts)
+    share = grad / counts
     dxp = padded_zeros(x_shape, pads, grad.dtype)
     for i in range(pool[0]):
         for j in range(pool[1]):
