@@ -44,12 +44,11 @@ def _run(tasks: list[Callable[[], Any]]) -> list:
     return list(_pool.map(lambda task: task(), tasks))
 
 
-def map_chunks(fn: Callable[[int, int], Any], n: int, chunk: int, threaded: bool = True) -> list:
+def map_chunks(fn: Callable[[int, int], Any], n: int, chunk: int) -> list:
     """``[fn(start, stop) for each chunk of range(n)]``; with several threads, each takes one
-    contiguous share of the chunks (one hand-off per thread, not per chunk). ``threaded=False``
-    for work too thin to gain from it (memory-bound products with few columns)."""
+    contiguous share of the chunks (one hand-off per thread, not per chunk)."""
     spans = [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
-    workers = min(threads(), len(spans)) if threaded else 1
+    workers = min(threads(), len(spans))
     if workers < 2:
         return [fn(a, b) for a, b in spans]
     shares = [spans[i * len(spans) // workers:(i + 1) * len(spans) // workers] for i in range(workers)]
