@@ -29,10 +29,10 @@ from .padding import Pads
 CHUNK_BYTES = 4 * 2**20  # a chunk's buffers: measured best here among 1-8 MiB (L2 is 2 MiB a core, L3 shared)
 # The correlation form of dx is one product with C_in output columns over every input pixel: BLAS
 # is efficient only when C_in is not tiny (first layers on grey or RGB images), and, measured
-# here, it beats col2im only on large images (32x32: 31 vs 40 ms; 13x13 and 16x16: 10.5 vs 8.8,
-# 26 vs 21 ms; 8x8: equal).
+# here (whole backward, batch 128), it beats col2im from 16x16 images on (16x16x32->64: 29 vs 32 ms,
+# 16x16x64->64: 47 vs 54), not below (13x13x32->64: 16.5 vs 16.1; 8x8x128->256: 79 vs 66).
 MIN_CHANNELS_FOR_CORRELATION = 16
-MIN_PIXELS_FOR_CORRELATION = 512
+MIN_PIXELS_FOR_CORRELATION = 256
 # im2col copies each window as kh·kw runs of C_in values. On one-channel (grey) images a run is a
 # single value, and copying tap by tap is faster (16x28x28x1, 3x3: 0.12 vs 0.33 ms); from 3 channels
 # on, the window copy is (16x32x32x3: 0.55 vs 1.5 ms).
