@@ -172,8 +172,7 @@ def _input_grad_by_correlation(g: np.ndarray, flipped: np.ndarray, x_shape, dila
     out_h, out_w = g.shape[1:3]
     back_pads = ((dh * (kh - 1) - top, h + top - out_h), (dw_ * (kw - 1) - left, width + left - out_w))
     gp = pad_or_crop(g, back_pads, "conv.gp")
-    cols = scratch.buffer("conv.gcols", (g.shape[0] * h * width, kh * kw * c_out), g.dtype)
-    np.copyto(cols.reshape(g.shape[0], h, width, kh, kw, c_out), windows(gp, (kh, kw), (1, 1), dilation, (h, width)))
+    cols = _columns(gp, (kh, kw), (1, 1), dilation, ((0, 0), (0, 0)), (h, width))
     np.matmul(cols, flipped.reshape(-1, c_in), out=dx.reshape(-1, c_in))
 
 
