@@ -23,7 +23,7 @@ import numpy as np
 
 from . import scratch
 from .parallel import map_chunks
-from .im2col import add_windows, tap_slices, windows
+from .im2col import add_windows, pad_into_buffer, tap_slices, windows
 from .padding import Pads
 
 CHUNK_BYTES = 4 * 2**20  # a chunk's buffers: measured best here among 1-8 MiB (L2 is 2 MiB a core, L3 shared)
@@ -46,22 +46,6 @@ def sum_rows(a: np.ndarray) -> np.ndarray:
 
 def _chunk_images(bytes_per_image: int, n: int) -> int:
     return max(1, min(n, CHUNK_BYTES // max(bytes_per_image, 1)))
-
-
-def pad_into_buffer(x: np.ndarray, pads: Pads, purpose: str) -> np.ndarray:
-    """``x`` zero-padded, written into a reused buffer (no fresh allocation per call)."""
-    (top, bottom), (left, right) = pads
-    if top == bottom == left == right == 0:
-        return x
-    n, h, w, c = x.shape
-    xp = scratch.buffer(purpose, (n, h + top + bottom, w + left + right, c), x.dtype)
-    # zero only the border: the interior is overwritten
-    xp[:, :top] = 0
-    xp[:, top + h:] = 0
-    xp[:, top:top + h, :left] = 0
-    xp[:, top:top + h, left + w:] = 0
-    xp[:, top:top + h, left:left + w] = x
-    return xp
 
 
 def pad_or_crop(x: np.ndarray, pads: Pads, purpose: str) -> np.ndarray:

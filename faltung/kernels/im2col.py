@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import scratch
 from .padding import Pads
 
 
@@ -24,17 +25,21 @@ def pad(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
     return out
 
 
-def padded_zeros(x_shape: tuple[int, ...], pads: Pads, dtype) -> np.ndarray:
-    """Zeros shaped like ``pad(x, pads)`` for an ``x`` of shape (N, H, W, C)."""
+def pad_into_buffer(x: np.ndarray, pads: Pads, purpose: str, value: float = 0.0) -> np.ndarray:
+    """``pad(x, pads, value)`` written into this thread's reused buffer for ``purpose`` (no fresh
+    allocation per call); ``x`` itself when there is no padding."""
     (top, bottom), (left, right) = pads
-    n, h, w, c = x_shape
-    return np.zeros((n, h + top + bottom, w + left + right, c), dtype=dtype)
-
-
-def crop(xp: np.ndarray, pads: Pads) -> np.ndarray:
-    """Undo ``pad``: the interior of ``xp`` (N, Hp, Wp, C)."""
-    (top, bottom), (left, right) = pads
-    return np.ascontiguousarray(xp[:, top:xp.shape[1] - bottom, left:xp.shape[2] - right, :])
+    if top == bottom == left == right == 0:
+        return x
+    n, h, w, c = x.shape
+    xp = scratch.buffer(purpose, (n, h + top + bottom, w + left + right, c), x.dtype)
+    # fill only the border: the interior is overwritten
+    xp[:, :top] = value
+    xp[:, top + h:] = value
+    xp[:, top:top + h, :left] = value
+    xp[:, top:top + h, left + w:] = value
+    xp[:, top:top + h, left:left + w] = x
+    return xp
 
 
 def windows(xp: np.ndarray, kernel_hw: tuple[int, int], strides: tuple[int, int],

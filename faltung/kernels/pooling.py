@@ -4,21 +4,52 @@ The lecture's max pooling, ``Z[i, j, r] = max_{i', j' in [0, m)} X[sÂ·i + i', sÂ
 and average pooling, the mean over the same window. With 'same' padding,
 padded cells never win a max (they are -inf) and an average divides by the
 number of real cells in its window (Keras/TensorFlow semantics).
+
+Pooling is memory-bound: every kernel runs over cache-sized chunks of the batch on
+faltung's thread pool, each chunk's passes done while it is in cache.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import scratch
 from . import tiled_pooling as tiled
-from .im2col import crop, pad, padded_zeros, tap_slices
+from .im2col import pad_into_buffer, tap_slices
 from .padding import Pads
+from .parallel import map_chunks
+
+CHUNK_BYTES = 2**20  # of input per chunk (measured here among 0.25-4 MiB on 128x26x26x32 and 32x32x64)
 
 
-def _taps(xp: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], out_hw: tuple[int, int]):
-    """(tap index, strided view (N, out_h, out_w, C) of that tap's cells), in row-major window order."""
-    for t in range(pool[0] * pool[1]):
-        rows, cols = tap_slices(divmod(t, pool[1]), out_hw, strides, (1, 1))
-        yield t, xp[:, rows, cols, :]
+def _in_chunks(fn, n: int, bytes_per_image: int) -> None:
+    """``fn(start, stop)`` over batch chunks of about CHUNK_BYTES of input, on the thread pool."""
+    map_chunks(fn, n, max(1, min(n, CHUNK_BYTES // max(bytes_per_image, 1))))
+
+
+def _taps(xp: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], out_hw: tuple[int, int]) -> list:
+    """One strided view (N, out_h, out_w, C) of ``xp`` per window tap, in row-major window order."""
+    return [xp[(slice(None),) + tap_slices(divmod(t, pool[1]), out_hw, strides, (1, 1))]
+            for t in range(pool[0] * pool[1])]
+
+
+def _gradient_target(dx: np.ndarray, pool, strides, pads: Pads, out_hw, purpose: str) -> np.ndarray:
+    """Where a backward chunk writes its window gradients: ``dx`` itself, or a reused padded buffer,
+    zeroed unless the windows cover every cell of it exactly once (then each cell is assigned)."""
+    (top, bottom), (left, right) = pads
+    m, h, w, c = dx.shape
+    target = dx if top == bottom == left == right == 0 else \
+        scratch.buffer(purpose, (m, h + top + bottom, w + left + right, c), dx.dtype)
+    covered = tiled.tiles(pool, strides) and target.shape[1:3] == (out_hw[0] * pool[0], out_hw[1] * pool[1])
+    if not covered:
+        target[...] = 0
+    return target
+
+
+def _crop_into(dx: np.ndarray, target: np.ndarray, pads: Pads) -> None:
+    """Copy the unpadded interior of ``target`` into ``dx`` (nothing to do when it is ``dx``)."""
+    if target is not dx:
+        (top, _), (left, _) = pads
+        dx[...] = target[:, top:top + dx.shape[1], left:left + dx.shape[2]]
 
 
 def max_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], pads: Pads,
@@ -30,13 +61,18 @@ def max_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, i
     it, so the winner is the last tap that took the lead: the first maximum in
     row-major window order, as in PyTorch.
     """
-    xp = pad(x, pads, -np.inf)
-    taps = [view for _, view in _taps(xp, pool, strides, out_hw)]
-    out = taps[0].copy()
-    took = np.empty((len(taps) - 1,) + out.shape, dtype=bool)
-    for t, view in enumerate(taps[1:]):
-        np.greater(view, out, out=took[t])
-        np.maximum(out, view, out=out)
+    n, c = x.shape[0], x.shape[3]
+    out = np.empty((n, *out_hw, c), dtype=x.dtype)
+    took = np.empty((pool[0] * pool[1] - 1,) + out.shape, dtype=bool)
+
+    def chunk(start: int, stop: int) -> None:
+        taps = _taps(pad_into_buffer(x[start:stop], pads, "pool.xp", -np.inf), pool, strides, out_hw)
+        running = out[start:stop]
+        np.copyto(running, taps[0])
+        for t, view in enumerate(taps[1:]):
+            np.greater(view, running, out=took[t, start:stop])
+            np.maximum(running, view, out=running)
+    _in_chunks(chunk, n, x[0].nbytes)
     return out, took
 
 
@@ -44,23 +80,30 @@ def max_pool_backward(grad: np.ndarray, took: np.ndarray, x_shape: tuple[int, ..
                       strides: tuple[int, int], pads: Pads) -> np.ndarray:
     """Route each output's gradient to the one input cell that won its max (walking the taps backwards:
     the last tap that took the lead is the winner)."""
-    dxp = padded_zeros(x_shape, pads, grad.dtype)
+    dx = np.empty(x_shape, dtype=grad.dtype)
     out_hw = grad.shape[1:3]
     overlapping = strides[0] < pool[0] or strides[1] < pool[1]
-    views = [view for _, view in _taps(dxp, pool, strides, out_hw)]
-    remaining = grad.copy()
-    routed = np.empty_like(grad)
-    for t in range(len(views) - 1, -1, -1):
-        if t > 0:
-            np.multiply(remaining, took[t - 1], out=routed)
-            remaining -= routed  # exactly 0 where routed, unchanged elsewhere (copyto(where=) is 10x slower)
-        else:
-            routed = remaining
-        if overlapping:
-            views[t] += routed
-        else:  # windows do not overlap: each cell belongs to one window, so assign
-            views[t][...] = routed
-    return crop(dxp, pads)
+
+    def chunk(start: int, stop: int) -> None:
+        target = _gradient_target(dx[start:stop], pool, strides, pads, out_hw, "pool.dxp")
+        views = _taps(target, pool, strides, out_hw)
+        g = grad[start:stop]
+        remaining = scratch.buffer("pool.remaining", g.shape, g.dtype)
+        np.copyto(remaining, g)
+        routed = scratch.buffer("pool.routed", g.shape, g.dtype)
+        for t in range(len(views) - 1, -1, -1):
+            if t > 0:
+                np.multiply(remaining, took[t - 1, start:stop], out=routed)
+                remaining -= routed  # exactly 0 where routed, unchanged elsewhere (copyto(where=) is 10x slower)
+            else:
+                routed = remaining
+            if overlapping:
+                views[t] += routed
+            else:  # windows do not overlap: each cell belongs to one window, so assign
+                views[t][...] = routed
+        _crop_into(dx[start:stop], target, pads)
+    _in_chunks(chunk, x_shape[0], int(np.prod(x_shape[1:])) * grad.itemsize)
+    return dx
 
 
 def avg_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], pads: Pads,
@@ -69,13 +112,19 @@ def avg_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, i
     divided by their number. The sum runs over the taps, one strided view each (in two passes,
     along rows then down columns, when the windows tile the image)."""
     counts = real_cell_counts(x.shape[1:3], pool, strides, pads, out_hw, x.dtype)
-    if tiled.tiles(pool, strides):
-        return tiled.avg_pool_forward(x, pool, pads, out_hw, counts)
-    taps = [view for _, view in _taps(pad(x, pads), pool, strides, out_hw)]
-    out = taps[0].copy()
-    for view in taps[1:]:
-        out += view
-    out /= counts
+    out = np.empty((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
+
+    def chunk(start: int, stop: int) -> None:
+        xp, sums = pad_into_buffer(x[start:stop], pads, "pool.xp"), out[start:stop]
+        if tiled.tiles(pool, strides):
+            tiled.window_sums(xp, pool, sums)
+        else:
+            taps = _taps(xp, pool, strides, out_hw)
+            np.copyto(sums, taps[0])
+            for view in taps[1:]:
+                sums += view
+        sums /= counts
+    _in_chunks(chunk, x.shape[0], x[0].nbytes)
     return out
 
 
@@ -84,15 +133,20 @@ def avg_pool_backward(grad: np.ndarray, x_shape: tuple[int, ...], pool: tuple[in
     """Spread each output's gradient evenly over the real cells of its window."""
     out_hw = grad.shape[1:3]
     counts = real_cell_counts(x_shape[1:3], pool, strides, pads, out_hw, grad.dtype)
-    if tiled.tiles(pool, strides):
-        return tiled.avg_pool_backward(grad, x_shape, pool, pads, counts)
-    share = grad / counts
-    dxp = padded_zeros(x_shape, pads, grad.dtype)
-    for i in range(pool[0]):
-        for j in range(pool[1]):
-            rows, cols = tap_slices((i, j), out_hw, strides, (1, 1))
-            dxp[:, rows, cols, :] += share
-    return crop(dxp, pads)
+    dx = np.empty(x_shape, dtype=grad.dtype)
+
+    def chunk(start: int, stop: int) -> None:
+        target = _gradient_target(dx[start:stop], pool, strides, pads, out_hw, "pool.dxp")
+        share = np.divide(grad[start:stop], counts, out=scratch.buffer("pool.share", grad[start:stop].shape,
+                                                                         grad.dtype))
+        if tiled.tiles(pool, strides):
+            tiled.spread(share, pool, target)
+        else:
+            for view in _taps(target, pool, strides, out_hw):
+                view += share
+        _crop_into(dx[start:stop], target, pads)
+    _in_chunks(chunk, x_shape[0], int(np.prod(x_shape[1:])) * grad.itemsize)
+    return dx
 
 
 def real_cell_counts(in_hw, pool, strides, pads, out_hw, dtype) -> np.ndarray:

@@ -14,8 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .im2col import pad
-from .padding import Pads
+from . import scratch
 
 
 def tiles(pool: tuple[int, int], strides: tuple[int, int]) -> bool:
@@ -23,40 +22,26 @@ def tiles(pool: tuple[int, int], strides: tuple[int, int]) -> bool:
     return tuple(pool) == tuple(strides)
 
 
-def avg_pool_forward(x: np.ndarray, pool: tuple[int, int], pads: Pads, out_hw: tuple[int, int],
-                     counts: np.ndarray) -> np.ndarray:
-    """x (N, H, W, C) -> (N, out_h, out_w, C): window sums (row sums first) divided by ``counts``,
-    the real cells per window (out_h, out_w, 1)."""
-    (ph, pw), (oh, ow) = pool, out_hw
-    covered = pad(x, pads)[:, :oh * ph, :ow * pw]  # the rows/columns some window reaches
-    rows = covered[:, :, 0::pw].copy()
+def window_sums(xp: np.ndarray, pool: tuple[int, int], out: np.ndarray) -> None:
+    """``out`` (N, out_h, out_w, C) = the sum of each ``pool`` window of the padded images ``xp``
+    (N, Hp, Wp, C), row sums first (a reused buffer)."""
+    (ph, pw), (oh, ow) = pool, out.shape[1:3]
+    covered = xp[:, :oh * ph, :ow * pw]  # the rows/columns some window reaches
+    rows = scratch.buffer("pool.rows", (xp.shape[0], oh * ph, ow, xp.shape[3]), xp.dtype)
+    np.copyto(rows, covered[:, :, 0::pw])
     for j in range(1, pw):
         rows += covered[:, :, j::pw]
-    out = rows[:, 0::ph].copy()
+    np.copyto(out, rows[:, 0::ph])
     for i in range(1, ph):
         out += rows[:, i::ph]
-    out /= counts
-    return out
 
 
-def avg_pool_backward(grad: np.ndarray, x_shape: tuple[int, ...], pool: tuple[int, int], pads: Pads,
-                      counts: np.ndarray) -> np.ndarray:
-    """dx (N, H, W, C): each output's gradient divided by its real cell count, in every cell of its
-    window; 0 in the rows/columns no window reaches."""
-    (ph, pw), (oh, ow) = pool, grad.shape[1:3]
-    (top, bottom), (left, right) = pads
-    n, h, w, c = x_shape
-    share = (grad / counts)[:, :, None, :, None, :]
-    hp, wp = h + top + bottom, w + left + right
-    if (hp, wp) == (oh * ph, ow * pw):  # windows cover the padded image exactly: one sequential write
-        dxp = np.empty((n, oh, ph, ow, pw, c), dtype=grad.dtype)
-        dxp[...] = share
-        dxp = dxp.reshape(n, hp, wp, c)
-    else:
-        dxp = np.zeros((n, hp, wp, c), dtype=grad.dtype)
-        covered = as_strided(dxp, (n, oh, ph, ow, pw, c), (dxp.strides[0], ph * dxp.strides[1], dxp.strides[1],
-                                                           pw * dxp.strides[2], dxp.strides[2], dxp.strides[3]))
-        covered[...] = share
-    if top == bottom == left == right == 0:
-        return dxp
-    return np.ascontiguousarray(dxp[:, top:top + h, left:left + w])
+def spread(share: np.ndarray, pool: tuple[int, int], dxp: np.ndarray) -> None:
+    """Write ``share`` (N, out_h, out_w, C) into every cell of its window of ``dxp`` (N, Hp, Wp, C):
+    one broadcast onto the (N, out_h, m_h, out_w, m_w, C) view of the cells the windows cover
+    (the others are left as they are)."""
+    (ph, pw), (oh, ow) = pool, share.shape[1:3]
+    n, _, _, c = dxp.shape
+    s_n, s_h, s_w, s_c = dxp.strides
+    covered = as_strided(dxp, (n, oh, ph, ow, pw, c), (s_n, ph * s_h, s_h, pw * s_w, s_w, s_c))
+    covered[...] = share[:, :, None, :, None, :]
