@@ -187,3 +187,33 @@ def test_tiled_average_equals_the_general_kernel(seed, monkeypatch):
     for a, b in zip(fast, general):
         assert a.dtype == b.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_threaded_chunks_equal_one_pass_over_the_batch(workers, kind, monkeypatch):
+    """The batch split over a thread pool in chunks of one or two images gives the same forward and
+    gradient as the whole batch in one chunk, for tiling, overlapping and gapped windows, 'valid'
+    and 'same'; the forward also equals the plain reference."""
+    from faltung.kernels import parallel, pooling
+    if workers > 1:
+        pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(11)
+    x = np.maximum(rng.integers(-3, 5, size=(7, 9, 8, 6)), 0).astype(np.float32)  # relu-like, with ties
+    for pool, strides, padding in [((2, 2), None, "valid"), ((3, 3), (2, 2), "same"), ((2, 3), (3, 2), "valid"),
+                                   ((3, 2), None, "same")]:
+        monkeypatch.setattr(pooling, "CHUNK_BYTES", 10**9)
+        whole = _pool_with_grad(kind, x, pool, strides, padding, 5)
+        monkeypatch.setattr(parallel, "_threads", None)
+        monkeypatch.setenv("FALTUNG_NUM_THREADS", str(workers))
+        monkeypatch.setattr(pooling, "CHUNK_BYTES", x[0].nbytes * 3 // 2)  # one image a chunk
+        try:
+            chunked = _pool_with_grad(kind, x, pool, strides, padding, 5)
+        finally:
+            monkeypatch.setattr(parallel, "_threads", None)
+            monkeypatch.delenv("FALTUNG_NUM_THREADS")
+        for a, b in zip(chunked, whole):
+            np.testing.assert_array_equal(a, b)
+        s = pool if strides is None else strides
+        np.testing.assert_allclose(chunked[0], pool_reference(x, pool, s, resolve_pads(padding, (9, 8), pool, s),
+                                                              kind), rtol=1e-6)
