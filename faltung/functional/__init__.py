@@ -6,6 +6,7 @@ activations, normalisation, dropout and losses. Each has a hand-written backward
 from .activations import (elu, gelu, get_activation, leaky_relu, linear, log_softmax, relu, sigmoid,
                           softmax, tanh)
 from .conv import conv2d, correlate2d
+from .conv_pool import conv2d_max_pool2d
 from .core import clip, dense, dropout, flatten
 from .losses import (binary_crossentropy, categorical_crossentropy, mean_absolute_error,
                      mean_squared_error, sparse_categorical_crossentropy)
@@ -13,7 +14,7 @@ from .normalization import batch_norm
 from .pooling import avg_pool2d, global_avg_pool2d, global_max_pool2d, max_pool2d
 
 __all__ = [
-    "conv2d", "correlate2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "global_max_pool2d",
+    "conv2d", "correlate2d", "conv2d_max_pool2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "global_max_pool2d",
     "dense", "flatten", "dropout", "clip", "batch_norm",
     "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "linear",
     "get_activation",

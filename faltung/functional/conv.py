@@ -40,6 +40,12 @@ def conv2d(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: Any = "vali
     >>> conv2d(np.ones((1, 4, 4, 1)), np.ones((3, 3, 1, 2)), padding="same").shape
     (1, 4, 4, 2)
     """
+    x, w, b, (strides, dilation, pads, out_hw) = conv_arguments(x, w, b, strides, padding, dilation_rate)
+    return Conv2D.apply(x, w, b, strides=strides, dilation=dilation, pads=pads, out_hw=out_hw, relu=bool(relu))
+
+
+def conv_arguments(x: Any, w: Any, b: Any, strides: Any, padding: Any, dilation_rate: Any) -> tuple:
+    """Checked ``conv2d`` arguments: (x, w, b, (strides, dilation, pads, out_hw))."""
     x = float_tensor(x, "x", 4, "(N, H, W, C_in)")
     w = float_tensor(w, "kernel", 4, "(kh, kw, C_in, C_out)")
     if b is not None:
@@ -55,7 +61,7 @@ def conv2d(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: Any = "vali
     mode = normalize_padding(padding)
     pads = resolve_pads(mode, x.shape[1:3], w.shape[:2], strides, dilation)
     out_hw = output_size(x.shape[1:3], w.shape[:2], strides, dilation, pads)
-    return Conv2D.apply(x, w, b, strides=strides, dilation=dilation, pads=pads, out_hw=out_hw, relu=bool(relu))
+    return x, w, b, (strides, dilation, pads, out_hw)
 
 
 def correlate2d(A: Any, B: Any) -> Any:

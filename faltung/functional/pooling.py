@@ -28,12 +28,18 @@ class AvgPool2D(Function):
         return (avg_pool_backward(grad, self.x_shape, *self.geometry),)
 
 
-def _pool(fn: type[Function], x: Any, pool_size: Any, strides: Any, padding: Any) -> Tensor:
-    x = float_tensor(x, "x", 4, "(N, H, W, C)")
+def pool_geometry(in_hw: tuple[int, int], pool_size: Any, strides: Any, padding: Any) -> tuple:
+    """Checked pooling arguments for images of ``in_hw``: (pool, strides, pads, out_hw); strides
+    default to the pool size."""
     pool = normalize_pair(pool_size, "pool_size")
     strides = pool if strides is None else normalize_pair(strides, "strides")
-    pads = resolve_pads(normalize_padding(padding, allow_explicit=False), x.shape[1:3], pool, strides)
-    out_hw = output_size(x.shape[1:3], pool, strides, (1, 1), pads)
+    pads = resolve_pads(normalize_padding(padding, allow_explicit=False), in_hw, pool, strides)
+    return pool, strides, pads, output_size(in_hw, pool, strides, (1, 1), pads)
+
+
+def _pool(fn: type[Function], x: Any, pool_size: Any, strides: Any, padding: Any) -> Tensor:
+    x = float_tensor(x, "x", 4, "(N, H, W, C)")
+    pool, strides, pads, out_hw = pool_geometry(x.shape[1:3], pool_size, strides, padding)
     return fn.apply(x, pool=pool, strides=strides, pads=pads, out_hw=out_hw)
 
 

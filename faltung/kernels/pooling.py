@@ -32,7 +32,7 @@ def _taps(xp: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], out_h
             for t in range(pool[0] * pool[1])]
 
 
-def _gradient_target(dx: np.ndarray, pool, strides, pads: Pads, out_hw, purpose: str) -> np.ndarray:
+def gradient_target(dx: np.ndarray, pool, strides, pads: Pads, out_hw, purpose: str) -> np.ndarray:
     """Where a backward chunk writes its window gradients: ``dx`` itself, or a reused padded buffer,
     zeroed unless the windows cover every cell of it exactly once (then each cell is assigned)."""
     (top, bottom), (left, right) = pads
@@ -45,63 +45,69 @@ def _gradient_target(dx: np.ndarray, pool, strides, pads: Pads, out_hw, purpose:
     return target
 
 
-def _crop_into(dx: np.ndarray, target: np.ndarray, pads: Pads) -> None:
+def crop_into(dx: np.ndarray, target: np.ndarray, pads: Pads) -> None:
     """Copy the unpadded interior of ``target`` into ``dx`` (nothing to do when it is ``dx``)."""
     if target is not dx:
         (top, _), (left, _) = pads
         dx[...] = target[:, top:top + dx.shape[1], left:left + dx.shape[2]]
 
 
+def running_max(xp: np.ndarray, pool, strides, out_hw, out: np.ndarray, took: np.ndarray) -> None:
+    """Max pooling of a few -inf-padded images ``xp`` (m, Hp, Wp, C) into ``out`` (m, out_h, out_w, C):
+    a running maximum over the window's T taps, one strided view each (no window copy).
+    ``took[t-1]`` (T-1, m, out_h, out_w, C) records where tap t was strictly greater than the taps
+    before it, so the winner is the last tap that took the lead: the first maximum in row-major
+    window order, as in PyTorch."""
+    taps = _taps(xp, pool, strides, out_hw)
+    np.copyto(out, taps[0])
+    for t, view in enumerate(taps[1:]):
+        np.greater(view, out, out=took[t])
+        np.maximum(out, view, out=out)
+
+
+def route_to_winners(g: np.ndarray, took: np.ndarray, target: np.ndarray, pool, strides) -> None:
+    """Put each value of ``g`` (m, out_h, out_w, C) into the cell of ``target`` (m, Hp, Wp, C) that won
+    its window (``took`` from ``running_max``), walking the taps backwards: the last tap that took
+    the lead is the winner. Overlapping windows add; others assign."""
+    views = _taps(target, pool, strides, g.shape[1:3])
+    overlapping = strides[0] < pool[0] or strides[1] < pool[1]
+    remaining = scratch.buffer("pool.remaining", g.shape, g.dtype)
+    np.copyto(remaining, g)
+    routed = scratch.buffer("pool.routed", g.shape, g.dtype)
+    for t in range(len(views) - 1, -1, -1):
+        if t > 0:
+            np.multiply(remaining, took[t - 1], out=routed)
+            remaining -= routed  # exactly 0 where routed, unchanged elsewhere (copyto(where=) is 10x slower)
+        else:
+            routed = remaining
+        if overlapping:
+            views[t] += routed
+        else:  # windows do not overlap: each cell belongs to one window, so assign
+            views[t][...] = routed
+
+
 def max_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], pads: Pads,
                      out_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """x (N, H, W, C) -> (out (N, out_h, out_w, C), took (T-1, N, out_h, out_w, C) bools).
-
-    A running maximum over the window's T taps, one strided view each (no window
-    copy). ``took[t-1]`` records where tap t was strictly greater than the taps before
-    it, so the winner is the last tap that took the lead: the first maximum in
-    row-major window order, as in PyTorch.
-    """
+    """x (N, H, W, C) -> (out (N, out_h, out_w, C), took (T-1, N, out_h, out_w, C) bools);
+    see ``running_max``."""
     n, c = x.shape[0], x.shape[3]
     out = np.empty((n, *out_hw, c), dtype=x.dtype)
     took = np.empty((pool[0] * pool[1] - 1,) + out.shape, dtype=bool)
-
-    def chunk(start: int, stop: int) -> None:
-        taps = _taps(pad_into_buffer(x[start:stop], pads, "pool.xp", -np.inf), pool, strides, out_hw)
-        running = out[start:stop]
-        np.copyto(running, taps[0])
-        for t, view in enumerate(taps[1:]):
-            np.greater(view, running, out=took[t, start:stop])
-            np.maximum(running, view, out=running)
-    _in_chunks(chunk, n, x[0].nbytes)
+    _in_chunks(lambda start, stop: running_max(pad_into_buffer(x[start:stop], pads, "pool.xp", -np.inf), pool,
+                                               strides, out_hw, out[start:stop], took[:, start:stop]),
+               n, x[0].nbytes)
     return out, took
 
 
 def max_pool_backward(grad: np.ndarray, took: np.ndarray, x_shape: tuple[int, ...], pool: tuple[int, int],
                       strides: tuple[int, int], pads: Pads) -> np.ndarray:
-    """Route each output's gradient to the one input cell that won its max (walking the taps backwards:
-    the last tap that took the lead is the winner)."""
+    """Route each output's gradient to the one input cell that won its max."""
     dx = np.empty(x_shape, dtype=grad.dtype)
-    out_hw = grad.shape[1:3]
-    overlapping = strides[0] < pool[0] or strides[1] < pool[1]
 
     def chunk(start: int, stop: int) -> None:
-        target = _gradient_target(dx[start:stop], pool, strides, pads, out_hw, "pool.dxp")
-        views = _taps(target, pool, strides, out_hw)
-        g = grad[start:stop]
-        remaining = scratch.buffer("pool.remaining", g.shape, g.dtype)
-        np.copyto(remaining, g)
-        routed = scratch.buffer("pool.routed", g.shape, g.dtype)
-        for t in range(len(views) - 1, -1, -1):
-            if t > 0:
-                np.multiply(remaining, took[t - 1, start:stop], out=routed)
-                remaining -= routed  # exactly 0 where routed, unchanged elsewhere (copyto(where=) is 10x slower)
-            else:
-                routed = remaining
-            if overlapping:
-                views[t] += routed
-            else:  # windows do not overlap: each cell belongs to one window, so assign
-                views[t][...] = routed
-        _crop_into(dx[start:stop], target, pads)
+        target = gradient_target(dx[start:stop], pool, strides, pads, grad.shape[1:3], "pool.dxp")
+        route_to_winners(grad[start:stop], took[:, start:stop], target, pool, strides)
+        crop_into(dx[start:stop], target, pads)
     _in_chunks(chunk, x_shape[0], int(np.prod(x_shape[1:])) * grad.itemsize)
     return dx
 
@@ -136,7 +142,7 @@ def avg_pool_backward(grad: np.ndarray, x_shape: tuple[int, ...], pool: tuple[in
     dx = np.empty(x_shape, dtype=grad.dtype)
 
     def chunk(start: int, stop: int) -> None:
-        target = _gradient_target(dx[start:stop], pool, strides, pads, out_hw, "pool.dxp")
+        target = gradient_target(dx[start:stop], pool, strides, pads, out_hw, "pool.dxp")
         share = np.divide(grad[start:stop], counts, out=scratch.buffer("pool.share", grad[start:stop].shape,
                                                                          grad.dtype))
         if tiled.tiles(pool, strides):
@@ -144,7 +150,7 @@ def avg_pool_backward(grad: np.ndarray, x_shape: tuple[int, ...], pool: tuple[in
         else:
             for view in _taps(target, pool, strides, out_hw):
                 view += share
-        _crop_into(dx[start:stop], target, pads)
+        crop_into(dx[start:stop], target, pads)
     _in_chunks(chunk, x_shape[0], int(np.prod(x_shape[1:])) * grad.itemsize)
     return dx
 

@@ -1,0 +1,70 @@
+"""A convolutional layer (optionally with relu) followed by max pooling, as one kernel.
+
+The lecture's pattern, conv -> relu -> max pool:
+
+    P[n, i, j, r] = max_{i', j' in [0, m)} max(Z[n, s·i + i', s·j + j', r], 0)
+
+Max and relu commute (relu is monotone), so P = max(max-pool(Z), 0): the pooling runs on Z and
+relu on the pooled values, a quarter as many. A chunk of images goes through im2col, the product,
++ b and the pooling while its Z is in cache, so Z itself, the largest array of the pair, never
+reaches main memory. Backward, dL/dZ is nonzero only at each window's winner, and only where the
+pooled value is > 0 (the winner's relu passed); it is built per chunk in cache and handed straight
+to the convolution's backward. The results are exactly those of the two layers run apart.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import scratch
+from .conv import Gradients, forward_chunk, forward_rows
+from .im2col import pad_into_buffer
+from .padding import Pads
+from .parallel import map_chunks
+from .pooling import crop_into, gradient_target, route_to_winners, running_max
+
+ConvGeometry = tuple  # (strides, dilation, pads, out_hw) of the convolution
+PoolGeometry = tuple  # (pool, strides, pads, out_hw) of the max pooling
+
+
+def conv2d_max_pool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, conv: ConvGeometry,
+                            pool: PoolGeometry, relu: bool) -> tuple[np.ndarray, np.ndarray]:
+    """x (N, H, W, C_in), w (kh, kw, C_in, C_out), b (C_out,) or None -> (pooled (N, p_h, p_w, C_out),
+    took (T-1, N, p_h, p_w, C_out)), ``took`` as in ``pooling.running_max``."""
+    strides, dilation, pads, out_hw = conv
+    pool_hw, pool_strides, pool_pads, pooled_hw = pool
+    n, c_out = x.shape[0], w.shape[3]
+    rows, w2 = out_hw[0] * out_hw[1], w.reshape(-1, w.shape[3])
+    pooled = np.empty((n, *pooled_hw, c_out), dtype=np.result_type(x, w))
+    took = np.empty((pool_hw[0] * pool_hw[1] - 1,) + pooled.shape, dtype=bool)
+
+    def chunk(start: int, stop: int) -> None:
+        z = scratch.buffer("conv_pool.z", ((stop - start) * rows, c_out), pooled.dtype)
+        forward_rows(x[start:stop], w2, b, w.shape[:2], strides, dilation, pads, out_hw, z)
+        zp = pad_into_buffer(z.reshape(stop - start, *out_hw, c_out), pool_pads, "conv_pool.zp", -np.inf)
+        running_max(zp, pool_hw, pool_strides, pooled_hw, pooled[start:stop], took[:, start:stop])
+        if relu:
+            np.maximum(pooled[start:stop], 0, out=pooled[start:stop])
+    map_chunks(chunk, n, forward_chunk(w.shape, out_hw, pooled.itemsize, n))
+    return pooled, took
+
+
+def conv2d_max_pool_backward(grad: np.ndarray, pooled: np.ndarray, took: np.ndarray, x: np.ndarray,
+                             w: np.ndarray, conv: ConvGeometry, pool: PoolGeometry, relu: bool,
+                             need: tuple[bool, bool, bool] = (True, True, True)) -> tuple:
+    """(dx, dW, db) from dL/d(pooled) ``grad`` (N, p_h, p_w, C_out); None where ``need`` is False."""
+    strides, dilation, pads, out_hw = conv
+    pool_hw, pool_strides, pool_pads, _ = pool
+    c_out = w.shape[3]
+    grads = Gradients(x, w, strides, dilation, pads, out_hw, grad.dtype, need)
+
+    def chunk(start: int, stop: int):
+        g = grad[start:stop]
+        if relu:  # the winner's relu passed exactly where the pooled value is > 0
+            passed = np.greater(pooled[start:stop], 0, out=scratch.buffer("conv_pool.passed", g.shape, bool))
+            g = np.multiply(g, passed, out=scratch.buffer("conv_pool.grad", g.shape, g.dtype))
+        dz = scratch.buffer("conv_pool.dz", (stop - start, *out_hw, c_out), g.dtype)
+        target = gradient_target(dz, pool_hw, pool_strides, pool_pads, g.shape[1:3], "conv_pool.dzp")
+        route_to_winners(g, took[:, start:stop], target, pool_hw, pool_strides)
+        crop_into(dz, target, pool_pads)
+        return grads.chunk(start, stop, dz.reshape(-1, c_out))
+    return grads.result(map_chunks(chunk, x.shape[0], grads.chunk_images(x.shape[0])))

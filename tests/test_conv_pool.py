@@ -1,0 +1,185 @@
+"""Conv (+ relu) followed by max pooling as one kernel: the same numbers as the two ops run apart,
+finite differences, PyTorch, threaded chunks, and the Sequential models that run it."""
+import numpy as np
+import pytest
+
+import faltung as ft
+import faltung.functional as F
+from faltung import Tensor, zoo
+from faltung.functional import conv_pool as fused_module
+from faltung.kernels import conv as conv_kernels
+from faltung.models import sequential
+from faltung.testing import gradcheck
+
+from conftest import explicit_pads, random_geometry
+
+
+def _random_case(seed):
+    """A conv geometry, a pool geometry that fits its output, and the inputs (integer-valued for
+    every third seed, so that windows hold tied maxima, as relu output does)."""
+    rng = np.random.default_rng(seed)
+    while True:
+        g = random_geometry(rng, max_size=12)
+        pads = explicit_pads(g["padding"], g["hw"], g["kernel"], g["strides"], g["dilation"])
+        out = [(n + sum(p) - d * (k - 1) - 1) // s + 1 for n, p, k, s, d in
+               zip(g["hw"], pads, g["kernel"], g["strides"], g["dilation"])]
+        pool = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        pool_padding = "same" if rng.integers(2) else "valid"
+        if min(out) >= 1 and (pool_padding == "same" or min(o - p for o, p in zip(out, pool)) >= 0):
+            break
+    pool_strides = tuple(int(v) for v in rng.integers(1, 4, size=2))
+    n, c_in, c_out = (int(v) for v in rng.integers(1, 4, size=3))
+    dtype = np.float32 if seed % 2 else np.float64
+    if seed % 3 == 0:
+        x = np.maximum(rng.integers(-2, 3, size=(n, *g["hw"], c_in)), 0).astype(dtype)
+        w = rng.integers(-1, 2, size=(*g["kernel"], c_in, c_out)).astype(dtype)
+    else:
+        x = rng.standard_normal((n, *g["hw"], c_in)).astype(dtype)
+        w = rng.standard_normal((*g["kernel"], c_in, c_out)).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype) if rng.integers(2) else None
+    conv = dict(strides=g["strides"], padding=g["padding"], dilation_rate=g["dilation"], relu=bool(rng.integers(2)))
+    pool = dict(pool_size=pool, pool_strides=pool_strides, pool_padding=pool_padding)
+    return x, w, b, conv, pool, rng.standard_normal
+
+
+def _run(fused, x, w, b, conv, pool, normal):
+    inputs = [Tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+    xt, wt, bt = inputs + [None] * (3 - len(inputs))
+    if fused:
+        out = F.conv2d_max_pool2d(xt, wt, bt, **conv, **pool)
+    else:
+        out = F.max_pool2d(F.conv2d(xt, wt, bt, **conv), pool["pool_size"], pool["pool_strides"],
+                           pool["pool_padding"])
+    (out * normal(out.shape).astype(x.dtype)).sum().backward()
+    return [out.numpy()] + [t.grad for t in inputs]
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_fused_equals_conv_then_pool(seed, monkeypatch):
+    """Every number, forward and gradients, equals the two ops run one after the other: the pooling
+    commutes with relu exactly, ties included, on both input-gradient algorithms."""
+    monkeypatch.setattr(conv_kernels, "MIN_CHANNELS_FOR_CORRELATION", 1 if seed % 4 < 2 else 10**9)
+    monkeypatch.setattr(conv_kernels, "MIN_PIXELS_FOR_CORRELATION", 1)
+    x, w, b, conv, pool, _ = _random_case(seed)
+    fused = _run(True, x, w, b, conv, pool, np.random.default_rng(seed).standard_normal)
+    apart = _run(False, x, w, b, conv, pool, np.random.default_rng(seed).standard_normal)
+    for a, c in zip(fused, apart):
+        assert a.dtype == c.dtype == x.dtype
+        np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("conv,pool", [
+    (dict(strides=1, padding="valid"), dict(pool_size=2)),
+    (dict(strides=2, padding="same"), dict(pool_size=3, pool_strides=2, pool_padding="same")),
+    (dict(strides=1, padding=1, dilation_rate=2), dict(pool_size=(2, 3), pool_strides=(1, 2))),
+])
+def test_gradients_match_finite_differences(conv, pool, relu):
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((2, 7, 6, 2)), rng.standard_normal((3, 2, 2, 3)), rng.standard_normal(3)
+    assert gradcheck(lambda x, w, b: F.conv2d_max_pool2d(x, w, b, **conv, relu=relu, **pool), [x, w, b])
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_parity_with_pytorch(torch, seed):
+    """conv2d (explicit zero padding), relu, max_pool2d in PyTorch, on random geometry."""
+    rng = np.random.default_rng(100 + seed)
+    g = random_geometry(rng, max_size=12)
+    pads = explicit_pads(g["padding"], g["hw"], g["kernel"], g["strides"], g["dilation"])
+    out = [(n + sum(p) - d * (k - 1) - 1) // s + 1 for n, p, k, s, d in
+           zip(g["hw"], pads, g["kernel"], g["strides"], g["dilation"])]
+    pool = tuple(int(min(v, o)) for v, o in zip(rng.integers(1, 4, size=2), out))
+    if min(out) < 1:
+        return
+    pool_strides = tuple(int(v) for v in rng.integers(1, 4, size=2))
+    n, c_in, c_out = (int(v) for v in rng.integers(1, 4, size=3))
+    x, w = rng.standard_normal((n, *g["hw"], c_in)), rng.standard_normal((*g["kernel"], c_in, c_out))
+    b = rng.standard_normal(c_out)
+    fx, fw, fb = (Tensor(a, requires_grad=True) for a in (x, w, b))
+    z = F.conv2d_max_pool2d(fx, fw, fb, g["strides"], g["padding"], g["dilation"], relu=True, pool_size=pool,
+                            pool_strides=pool_strides)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in
+                  (np.ascontiguousarray(x.transpose(0, 3, 1, 2)), np.ascontiguousarray(w.transpose(3, 2, 0, 1)), b))
+    (top, bottom), (left, right) = pads
+    tz = torch.nn.functional.conv2d(torch.nn.functional.pad(tx, (left, right, top, bottom)), tw, tb,
+                                    stride=g["strides"], dilation=g["dilation"])
+    tz = torch.nn.functional.max_pool2d(torch.relu(tz), pool, pool_strides)
+    np.testing.assert_allclose(z.numpy(), tz.detach().numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-10)
+    grad = rng.standard_normal(z.shape)
+    (z * grad).sum().backward()
+    tz.backward(torch.tensor(np.ascontiguousarray(grad.transpose(0, 3, 1, 2))))
+    np.testing.assert_allclose(fx.grad, tx.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(fw.grad, tw.grad.numpy().transpose(2, 3, 1, 0), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(fb.grad, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_threaded_chunks_equal_one_chunk(workers, monkeypatch):
+    """The batch split over a thread pool in small chunks gives the numbers of one chunk."""
+    from faltung.kernels import parallel
+    if workers > 1:
+        pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((9, 10, 9, 4)).astype(np.float32), rng.standard_normal((3, 3, 4, 5)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    conv, pool = dict(strides=1, padding="same", relu=True), dict(pool_size=3, pool_strides=2, pool_padding="same")
+    monkeypatch.setattr(conv_kernels, "CHUNK_BYTES", 10**9)
+    whole = _run(True, x, w, b, conv, pool, np.random.default_rng(1).standard_normal)
+    monkeypatch.setattr(parallel, "_threads", None)
+    monkeypatch.setenv("FALTUNG_NUM_THREADS", str(workers))
+    monkeypatch.setattr(conv_kernels, "CHUNK_BYTES", 4096)
+    try:
+        chunked = _run(True, x, w, b, conv, pool, np.random.default_rng(1).standard_normal)
+    finally:
+        monkeypatch.setattr(parallel, "_threads", None)
+        monkeypatch.delenv("FALTUNG_NUM_THREADS")
+    for a, c in zip(chunked, whole):
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-5)  # the chunks' dW and db add up in another order
+
+
+def test_bad_arguments_are_refused():
+    x, w = np.ones((1, 6, 6, 2), np.float32), np.ones((3, 3, 2, 4), np.float32)
+    with pytest.raises(ValueError, match="C_in=3 input channels but x has 2"):
+        F.conv2d_max_pool2d(x, np.ones((3, 3, 3, 4), np.float32))
+    with pytest.raises(ValueError, match="pool_size"):
+        F.conv2d_max_pool2d(x, w, pool_size=0)
+    with pytest.raises(ValueError, match="would be"):
+        F.conv2d_max_pool2d(x, w, pool_size=5)  # a 4x4 conv output is smaller than the pool
+
+
+@pytest.mark.parametrize("net,shape", [("lenet", (28, 28, 1)), ("vgg-small", (32, 32, 3))])
+def test_sequential_runs_conv_and_pool_as_one_kernel(net, shape, monkeypatch):
+    """A zoo net trains to the same weights whether its Conv2D + MaxPooling2D pairs run fused or
+    apart, and they do run fused (two pairs in each of these nets)."""
+    calls = []
+    original = fused_module.Conv2DMaxPool2D.apply.__func__
+    monkeypatch.setattr(fused_module.Conv2DMaxPool2D, "apply",
+                        classmethod(lambda cls, *a, **k: calls.append(1) or original(cls, *a, **k)))
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (6, *shape)).astype(np.uint8), rng.integers(0, 10, 6)
+    results = []
+    for fuse in (True, False):
+        monkeypatch.setattr(sequential, "fuse_layers", fuse)
+        ft.set_seed(0)
+        model = zoo.build(net, shape, 10)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        for _ in range(2):
+            model.train_on_batch(x, y)
+        results.append([model.predict(x, verbose=0)] + [w.numpy() for w in model.weights])
+        if fuse:
+            assert len(calls) == 2 * 3  # two pairs, in two training steps and one prediction
+    for a, c in zip(*results):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_only_relu_or_linear_convs_followed_by_max_pooling_fuse():
+    from faltung import layers
+    from faltung.models.fusion import fusable
+    conv = layers.Conv2D(2, 3, activation="relu")
+    assert fusable(conv, layers.MaxPooling2D(2))
+    assert fusable(layers.Conv2D(2, 3), layers.MaxPooling2D(2))
+    assert not fusable(layers.Conv2D(2, 3, activation="tanh"), layers.MaxPooling2D(2))
+    assert not fusable(conv, layers.AveragePooling2D(2))
+    assert not fusable(conv, None)
+    conv.call = lambda x, training=False: x  # observed (as feature-map pictures do): runs on its own
+    assert not fusable(conv, layers.MaxPooling2D(2))
