@@ -56,16 +56,19 @@ def _run(fused, x, w, b, conv, pool, normal):
 
 @pytest.mark.parametrize("seed", range(60))
 def test_fused_equals_conv_then_pool(seed, monkeypatch):
-    """Every number, forward and gradients, equals the two ops run one after the other: the pooling
-    commutes with relu exactly, ties included, on both input-gradient algorithms."""
+    """Forward and gradients equal the two ops run one after the other, on both input-gradient
+    algorithms, ties included: the pooling commutes with relu exactly. (Only the rounding of sums
+    may differ: with 'valid' pooling the fused op skips conv outputs no window reads, so its
+    products have other shapes.)"""
     monkeypatch.setattr(conv_kernels, "MIN_CHANNELS_FOR_CORRELATION", 1 if seed % 4 < 2 else 10**9)
     monkeypatch.setattr(conv_kernels, "MIN_PIXELS_FOR_CORRELATION", 1)
     x, w, b, conv, pool, _ = _random_case(seed)
     fused = _run(True, x, w, b, conv, pool, np.random.default_rng(seed).standard_normal)
     apart = _run(False, x, w, b, conv, pool, np.random.default_rng(seed).standard_normal)
+    tol = 1e-5 if x.dtype == np.float32 else 1e-12
     for a, c in zip(fused, apart):
         assert a.dtype == c.dtype == x.dtype
-        np.testing.assert_array_equal(a, c)
+        np.testing.assert_allclose(a, c, rtol=tol, atol=tol * max(1.0, float(np.abs(c).max())))
 
 
 @pytest.mark.parametrize("relu", [False, True])
@@ -149,8 +152,8 @@ def test_bad_arguments_are_refused():
 
 @pytest.mark.parametrize("net,shape", [("lenet", (28, 28, 1)), ("vgg-small", (32, 32, 3))])
 def test_sequential_runs_conv_and_pool_as_one_kernel(net, shape, monkeypatch):
-    """A zoo net trains to the same weights whether its Conv2D + MaxPooling2D pairs run fused or
-    apart, and they do run fused (two pairs in each of these nets)."""
+    """A zoo net trains to the same weights (to rounding) whether its Conv2D + MaxPooling2D pairs run
+    fused or apart, and they do run fused (two pairs in each of these nets)."""
     calls = []
     original = fused_module.Conv2DMaxPool2D.apply.__func__
     monkeypatch.setattr(fused_module.Conv2DMaxPool2D, "apply",
@@ -168,8 +171,8 @@ def test_sequential_runs_conv_and_pool_as_one_kernel(net, shape, monkeypatch):
         results.append([model.predict(x, verbose=0)] + [w.numpy() for w in model.weights])
         if fuse:
             assert len(calls) == 2 * 3  # two pairs, in two training steps and one prediction
-    for a, c in zip(*results):
-        np.testing.assert_array_equal(a, c)
+    for a, c in zip(*results):  # the same up to the rounding of sums over other shapes
+        np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-6)
 
 
 def test_only_relu_or_linear_convs_followed_by_max_pooling_fuse():

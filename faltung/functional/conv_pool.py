@@ -24,8 +24,8 @@ def conv2d_max_pool2d(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: 
                       dilation_rate: Any = 1, relu: bool = False, pool_size: Any = 2, pool_strides: Any = None,
                       pool_padding: str = "valid") -> Tensor:
     """``max_pool2d(conv2d(x, w, b, ..., relu=relu), pool_size, pool_strides, pool_padding)`` as one
-    operation, with exactly its results: the conv output is pooled chunk by chunk while in cache
-    and never stored (what a Sequential model runs for Conv2D followed by MaxPooling2D).
+    operation, with its results (to the rounding of sums): the conv output is pooled chunk by chunk
+    in cache and never stored (what a Sequential model runs for Conv2D followed by MaxPooling2D).
 
     x: (N, H, W, C_in); w: (kh, kw, C_in, C_out); b: (C_out,) or None -> (N, p_h, p_w, C_out).
 

@@ -9,7 +9,8 @@ relu on the pooled values, a quarter as many. A chunk of images goes through im2
 + b and the pooling while its Z is in cache, so Z itself, the largest array of the pair, never
 reaches main memory. Backward, dL/dZ is nonzero only at each window's winner, and only where the
 pooled value is > 0 (the winner's relu passed); it is built per chunk in cache and handed straight
-to the convolution's backward. The results are exactly those of the two layers run apart.
+to the convolution's backward. The results are those of the two layers run apart (to the
+rounding of sums, where outputs no pooling window reads are skipped).
 """
 from __future__ import annotations
 
@@ -26,12 +27,22 @@ ConvGeometry = tuple  # (strides, dilation, pads, out_hw) of the convolution
 PoolGeometry = tuple  # (pool, strides, pads, out_hw) of the max pooling
 
 
+def reached(conv_hw: tuple[int, int], pool: PoolGeometry) -> tuple[int, int]:
+    """The rows and columns of the conv output that some pooling window reads: all of them but,
+    with 'valid' pooling, those past the last window (LeNet's 11x11 -> 5x5 pooling reads 10x10, so
+    the conv computes 17 % fewer outputs; the others could not change any result)."""
+    pool_hw, strides, pads, pooled_hw = pool
+    return tuple(min(n, (p - 1) * s - before + k)
+                 for n, p, s, (before, _), k in zip(conv_hw, pooled_hw, strides, pads, pool_hw))
+
+
 def conv2d_max_pool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, conv: ConvGeometry,
                             pool: PoolGeometry, relu: bool) -> tuple[np.ndarray, np.ndarray]:
     """x (N, H, W, C_in), w (kh, kw, C_in, C_out), b (C_out,) or None -> (pooled (N, p_h, p_w, C_out),
     took (T-1, N, p_h, p_w, C_out)), ``took`` as in ``pooling.running_max``."""
     strides, dilation, pads, out_hw = conv
     pool_hw, pool_strides, pool_pads, pooled_hw = pool
+    out_hw = reached(out_hw, pool)
     n, c_out = x.shape[0], w.shape[3]
     rows, w2 = out_hw[0] * out_hw[1], w.reshape(-1, w.shape[3])
     pooled = np.empty((n, *pooled_hw, c_out), dtype=np.result_type(x, w))
@@ -54,6 +65,7 @@ def conv2d_max_pool_backward(grad: np.ndarray, pooled: np.ndarray, took: np.ndar
     """(dx, dW, db) from dL/d(pooled) ``grad`` (N, p_h, p_w, C_out); None where ``need`` is False."""
     strides, dilation, pads, out_hw = conv
     pool_hw, pool_strides, pool_pads, _ = pool
+    out_hw = reached(out_hw, pool)
     c_out = w.shape[3]
     grads = Gradients(x, w, strides, dilation, pads, out_hw, grad.dtype, need)
 

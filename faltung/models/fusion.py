@@ -1,5 +1,5 @@
-"""Layer pairs that a Sequential model runs as one kernel, with exactly the results of running them
-one after the other: Conv2D (relu or linear) followed by MaxPooling2D, the lecture's conv -> relu
+"""Layer pairs that a Sequential model runs as one kernel, with the results of running them one
+after the other (to the rounding of sums): Conv2D (relu or linear) followed by MaxPooling2D, the lecture's conv -> relu
 -> pool, runs as ``F.conv2d_max_pool2d`` (its conv output pooled in cache, never stored)."""
 from __future__ import annotations
 
