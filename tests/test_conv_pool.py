@@ -83,6 +83,20 @@ def test_gradients_match_finite_differences(conv, pool, relu):
     assert gradcheck(lambda x, w, b: F.conv2d_max_pool2d(x, w, b, **conv, relu=relu, **pool), [x, w, b])
 
 
+def test_pointwise_conv_under_pooling_that_leaves_pixels_out():
+    """A 1x1 conv whose last row and column no 2x2 window reads (5x5 -> 2x2): only 4x4 outputs
+    are computed, so it must not take the whole-image pointwise shortcut."""
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((2, 5, 5, 3)), rng.standard_normal((1, 1, 3, 4)), rng.standard_normal(4)
+    assert gradcheck(lambda x, w, b: F.conv2d_max_pool2d(x, w, b, relu=True), [x, w, b])
+    fused = _run(True, x, w, b, dict(relu=True), dict(pool_size=2, pool_strides=None, pool_padding="valid"),
+                 np.random.default_rng(0).standard_normal)
+    apart = _run(False, x, w, b, dict(relu=True), dict(pool_size=2, pool_strides=None, pool_padding="valid"),
+                 np.random.default_rng(0).standard_normal)
+    for a, c in zip(fused, apart):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("seed", range(30))
 def test_parity_with_pytorch(torch, seed):
     """conv2d (explicit zero padding), relu, max_pool2d in PyTorch, on random geometry."""

@@ -56,14 +56,17 @@ def pad_or_crop(x: np.ndarray, pads: Pads, purpose: str) -> np.ndarray:
     return pad_into_buffer(x, ((max(top, 0), max(bottom, 0)), (max(left, 0), max(right, 0))), purpose)
 
 
-def _is_pointwise(kernel_hw, strides, pads) -> bool:
-    return tuple(kernel_hw) == (1, 1) and tuple(strides) == (1, 1) and pads == ((0, 0), (0, 0))
+def _is_pointwise(kernel_hw, strides, pads, in_hw, out_hw) -> bool:
+    """A 1×1 convolution over every pixel: a dense layer on each pixel's channels. (Not when only
+    some outputs are computed, as the fused conv + pooling does.)"""
+    return tuple(kernel_hw) == (1, 1) and tuple(strides) == (1, 1) and pads == ((0, 0), (0, 0)) \
+        and tuple(in_hw) == tuple(out_hw)
 
 
 def _columns(x: np.ndarray, kernel_hw, strides, dilation, pads: Pads, out_hw) -> np.ndarray:
     """The windows of a few images as rows (m·out_h·out_w, kh·kw·C_in): this thread's reused
     column buffer, or a plain reshape of ``x`` for a 1×1 convolution (a dense layer on pixels)."""
-    if _is_pointwise(kernel_hw, strides, pads):
+    if _is_pointwise(kernel_hw, strides, pads, x.shape[1:3], out_hw):
         return x.reshape(-1, x.shape[3])
     xp = pad_into_buffer(x, pads, "conv.xp")
     m, c_in = xp.shape[0], xp.shape[3]
@@ -204,7 +207,7 @@ def _input_grad_by_col2im(g: np.ndarray, w2: np.ndarray, kernel_hw, strides, dil
     m, h, width, c_in = dx.shape
     (top, bottom), (left, right) = pads
     dwin = np.matmul(g, w2.T, out=scratch.buffer("conv.dwin", (g.shape[0], w2.shape[0]), g.dtype))
-    if _is_pointwise(kernel_hw, strides, pads):
+    if _is_pointwise(kernel_hw, strides, pads, (h, width), out_hw):
         dx.reshape(-1, c_in)[...] = dwin
         return
     dxp = scratch.buffer("conv.dxp", (m, h + top + bottom, width + left + right, c_in), g.dtype)
