@@ -21,19 +21,26 @@ from train import BATCH, NETS, faltung_step, torch_step
 
 
 def conv_layers(net: str) -> list[dict]:
-    """The conv layers of the faltung net: input (H, W, C_in), kernel, strides, pads, output size,
-    and whether the input gradient is needed (not for the first layer, whose input is data)."""
+    """The conv layers of the faltung net: input (H, W, C_in), kernel, strides, pads, the outputs
+    computed (under a max pooling, only those its windows read, as the fused kernel does), and
+    whether the input gradient is needed (not for the first layer, whose input is data)."""
     from faltung import zoo
+    from faltung.functional.pooling import pool_geometry
+    from faltung.kernels.conv_pool import reached
     from faltung.kernels.padding import output_size, resolve_pads
+    from faltung.models.fusion import fusable
+    stack = zoo.build(net, NETS[net], 10).layers
     found = []
-    for layer in zoo.build(net, NETS[net], 10).layers:
+    for layer, following in zip(stack, stack[1:] + [None]):
         if type(layer).__name__ != "Conv2D":
             continue
         hw = tuple(layer.input_shape[1:3])
         pads = resolve_pads(layer.padding, hw, layer.kernel_size, layer.strides)
+        out_hw = output_size(hw, layer.kernel_size, layer.strides, (1, 1), pads)
+        if fusable(layer, following):
+            out_hw = reached(out_hw, pool_geometry(out_hw, following.pool_size, following.strides, following.padding))
         found.append(dict(shape=tuple(layer.input_shape[1:]), c_out=layer.filters, kernel=layer.kernel_size,
-                          strides=layer.strides, pads=pads, need_dx=bool(found),
-                          out_hw=output_size(hw, layer.kernel_size, layer.strides, (1, 1), pads)))
+                          strides=layer.strides, pads=pads, need_dx=bool(found), out_hw=out_hw))
     return found
 
 
@@ -47,13 +54,13 @@ def layer_parts(spec: dict, rng) -> tuple:
     rows, k, one = out_hw[0] * out_hw[1], kh * kw * c_in, (1, 1)
     x = rng.standard_normal((BATCH, h, w, c_in)).astype(np.float32)
     g = rng.standard_normal((BATCH, *out_hw, c_out)).astype(np.float32)
-    w2 = rng.standard_normal((k, c_out)).astype(np.float32)
-    by_correlation = spec["need_dx"] and strides == one and c_in >= conv.MIN_CHANNELS_FOR_CORRELATION \
-        and h * w >= conv.MIN_PIXELS_FOR_CORRELATION
+    w4 = rng.standard_normal((kh, kw, c_in, c_out)).astype(np.float32)
+    w2 = w4.reshape(k, c_out)
+    grads = conv.Gradients(x, w4, strides, one, pads, out_hw, np.float32, (spec["need_dx"], True, True))
+    by_correlation = grads.by_correlation
     back_pads = ((kh - 1 - pads[0][0], h + pads[0][0] - out_hw[0]), (kw - 1 - pads[1][0], w + pads[1][0] - out_hw[1]))
-    forward_chunk = conv._chunk_images(rows * (k + c_out) * 4, BATCH)
-    backward_chunk = conv._chunk_images(4 * (rows * (k + 2 * c_out) + (h * w * (kh * kw * c_out + c_in)
-                                                                         if by_correlation else 0)), BATCH)
+    forward_chunk = conv.forward_chunk(w4.shape, out_hw, 4, BATCH)
+    backward_chunk = grads.chunk_images(BATCH)
 
     filled = set()
 
@@ -64,12 +71,15 @@ def layer_parts(spec: dict, rng) -> tuple:
             filled.add(id(array))
         return array
 
+    def columns(a, b):  # laid out as the kernel lays them out (transposed for one-channel images)
+        return buffer("cols", (k, (b - a) * rows)).T if c_in == 1 else buffer("cols", ((b - a) * rows, k))
+
     def products() -> None:
         def forward(a, b):
-            np.matmul(buffer("cols", ((b - a) * rows, k)), w2, out=buffer("out", ((b - a) * rows, c_out)))
+            np.matmul(columns(a, b), w2, out=buffer("out", ((b - a) * rows, c_out)))
 
         def backward(a, b):
-            cols, gb = buffer("cols", ((b - a) * rows, k)), g[a:b].reshape(-1, c_out)
+            cols, gb = columns(a, b), g[a:b].reshape(-1, c_out)
             cols.T @ gb
             if by_correlation:
                 np.matmul(buffer("gcols", ((b - a) * h * w, kh * kw * c_out)), buffer("flipped", (kh * kw * c_out, c_in)),

@@ -104,7 +104,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: 
                    dilation: tuple[int, int], pads: Pads, out_hw: tuple[int, int], relu: bool = False) -> np.ndarray:
     """x (N, H, W, C_in), w (kh, kw, C_in, C_out), b (C_out,) or None -> (N, out_h, out_w, C_out),
     then max(·, 0) if ``relu``."""
-    kh, kw, c_in, c_out = w.shape
+    kh, kw, _, c_out = w.shape
     n, rows = x.shape[0], out_hw[0] * out_hw[1]
     w2 = w.reshape(-1, c_out)
     out = np.empty((n, *out_hw, c_out), dtype=np.result_type(x, w))
@@ -125,7 +125,7 @@ class Gradients:
 
     def __init__(self, x: np.ndarray, w: np.ndarray, strides, dilation, pads: Pads, out_hw, dtype,
                  need: tuple[bool, bool, bool] = (True, True, True)):
-        kh, kw, c_in, c_out = w.shape
+        c_in, c_out = w.shape[2:]
         self.x, self.w, self.geometry, self.out_hw, self.need = x, w, (strides, dilation, pads), out_hw, need
         self.dtype = np.dtype(dtype)
         self.by_correlation = need[0] and tuple(strides) == (1, 1) and c_in >= MIN_CHANNELS_FOR_CORRELATION \
