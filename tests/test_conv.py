@@ -256,3 +256,15 @@ def test_many_channel_layers_match_pytorch(torch, seed):
     np.testing.assert_allclose(fx.grad, tx.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(fw.grad, tw.grad.numpy().transpose(2, 3, 1, 0), rtol=1e-4, atol=2e-4)
     np.testing.assert_allclose(fb.grad, tb.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_an_empty_batch_has_zero_kernel_and_bias_gradients():
+    from faltung import Tensor
+    x = Tensor(np.zeros((0, 5, 5, 2), np.float32), requires_grad=True)
+    w = Tensor(np.ones((3, 3, 2, 4), np.float32), requires_grad=True)
+    b = Tensor(np.ones(4, np.float32), requires_grad=True)
+    z = F.conv2d(x, w, b, padding="same", relu=True)
+    assert z.shape == (0, 5, 5, 4)
+    z.sum().backward()
+    assert x.grad.shape == x.shape and w.grad.shape == w.shape and b.grad.shape == (4,)
+    assert not w.grad.any() and not b.grad.any() and w.grad.dtype == np.float32

@@ -200,3 +200,12 @@ def test_only_relu_or_linear_convs_followed_by_max_pooling_fuse():
     assert not fusable(conv, None)
     conv.call = lambda x, training=False: x  # observed (as feature-map pictures do): runs on its own
     assert not fusable(conv, layers.MaxPooling2D(2))
+
+
+def test_an_empty_batch():
+    x = Tensor(np.zeros((0, 6, 6, 2), np.float32), requires_grad=True)
+    w = Tensor(np.ones((3, 3, 2, 4), np.float32), requires_grad=True)
+    z = F.conv2d_max_pool2d(x, w, relu=True)
+    assert z.shape == (0, 2, 2, 4)
+    z.sum().backward()
+    assert x.grad.shape == x.shape and w.grad.shape == w.shape and not w.grad.any()

@@ -217,3 +217,12 @@ def test_threaded_chunks_equal_one_pass_over_the_batch(workers, kind, monkeypatc
         s = pool if strides is None else strides
         np.testing.assert_allclose(chunked[0], pool_reference(x, pool, s, resolve_pads(padding, (9, 8), pool, s),
                                                               kind), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_an_empty_batch_pools_to_an_empty_batch(kind):
+    x = Tensor(np.zeros((0, 4, 5, 3), np.float32), requires_grad=True)
+    z = POOL[kind](x, 2, None, "same")
+    assert z.shape == (0, 2, 3, 3)
+    z.sum().backward()
+    assert x.grad.shape == (0, 4, 5, 3)

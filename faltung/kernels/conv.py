@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import scratch
-from .parallel import map_chunks
+from .parallel import images_per_chunk, map_chunks
 from .im2col import add_windows, pad_into_buffer, tap_slices, windows
 from .padding import Pads
 
@@ -45,8 +45,10 @@ def sum_rows(a: np.ndarray) -> np.ndarray:
     return np.ones(a.shape[0], dtype=a.dtype) @ a
 
 
-def _chunk_images(bytes_per_image: int, n: int) -> int:
-    return max(1, min(n, CHUNK_BYTES // max(bytes_per_image, 1)))
+def relu_passed(g: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """dL/dZ of relu from dL/d(relu output) ``g``: zero where the output ``out`` was clipped (a reused buffer)."""
+    passed = np.greater(out, 0, out=scratch.buffer("relu.passed", g.shape, bool))
+    return np.multiply(g, passed, out=scratch.buffer("relu.grad", g.shape, g.dtype))
 
 
 def pad_or_crop(x: np.ndarray, pads: Pads, purpose: str) -> np.ndarray:
@@ -97,7 +99,7 @@ def forward_rows(x: np.ndarray, w2: np.ndarray, b: np.ndarray | None, kernel_hw,
 def forward_chunk(w_shape, out_hw, itemsize: int, n: int) -> int:
     """Images per forward chunk: a chunk's columns and output fit CHUNK_BYTES."""
     kh, kw, c_in, c_out = w_shape
-    return _chunk_images(out_hw[0] * out_hw[1] * (kh * kw * c_in + c_out) * itemsize, n)
+    return images_per_chunk(CHUNK_BYTES, out_hw[0] * out_hw[1] * (kh * kw * c_in + c_out) * itemsize, n)
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: tuple[int, int],
@@ -141,7 +143,7 @@ class Gradients:
         per_image = self.out_hw[0] * self.out_hw[1] * (kh * kw * c_in + 2 * c_out)
         if self.by_correlation:
             per_image += self.x.shape[1] * self.x.shape[2] * (kh * kw * c_out + c_in)
-        return _chunk_images(per_image * self.dtype.itemsize, n)
+        return images_per_chunk(CHUNK_BYTES, per_image * self.dtype.itemsize, n)
 
     def chunk(self, start: int, stop: int, g: np.ndarray):
         """(db, dW) shares of images ``start:stop`` from their dL/dZ rows ``g``; their dx into ``self.dx``."""
@@ -159,8 +161,10 @@ class Gradients:
 
     def result(self, parts: list) -> tuple:
         """(dx, dW, db) from the chunks' (db, dW) shares, in order."""
-        db = np.sum([p[0] for p in parts], axis=0, dtype=self.dtype) if self.need[2] else None
-        dw = np.sum([p[1] for p in parts], axis=0, dtype=self.dtype).reshape(self.w.shape) if self.need[1] else None
+        c_out = self.w.shape[3]
+        db = sum((p[0] for p in parts), np.zeros(c_out, self.dtype)) if self.need[2] else None
+        dw = sum((p[1] for p in parts), np.zeros((self.w2.shape[0], c_out), self.dtype)).reshape(self.w.shape) \
+            if self.need[1] else None  # zeros for an empty batch
         return self.dx, dw, db
 
 
@@ -180,10 +184,8 @@ def conv2d_backward(grad: np.ndarray, x: np.ndarray, w: np.ndarray, strides: tup
 
     def chunk(start: int, stop: int):
         g = g2[start * rows:stop * rows]
-        if mask2 is not None:  # dL/dZ of relu: zero where the output was clipped
-            passed = scratch.buffer("conv.passed", g.shape, bool)
-            np.greater(mask2[start * rows:stop * rows], 0, out=passed)
-            g = np.multiply(g, passed, out=scratch.buffer("conv.grad", g.shape, g.dtype))
+        if mask2 is not None:
+            g = relu_passed(g, mask2[start * rows:stop * rows])
         return grads.chunk(start, stop, g)
     return grads.result(map_chunks(chunk, n, grads.chunk_images(n)))
 

@@ -17,9 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import scratch
-from .conv import Gradients, forward_chunk, forward_rows
+from .conv import Gradients, forward_chunk, forward_rows, relu_passed
 from .im2col import pad_into_buffer
-from .padding import Pads
 from .parallel import map_chunks
 from .pooling import crop_into, gradient_target, route_to_winners, running_max
 
@@ -72,8 +71,7 @@ def conv2d_max_pool_backward(grad: np.ndarray, pooled: np.ndarray, took: np.ndar
     def chunk(start: int, stop: int):
         g = grad[start:stop]
         if relu:  # the winner's relu passed exactly where the pooled value is > 0
-            passed = np.greater(pooled[start:stop], 0, out=scratch.buffer("conv_pool.passed", g.shape, bool))
-            g = np.multiply(g, passed, out=scratch.buffer("conv_pool.grad", g.shape, g.dtype))
+            g = relu_passed(g, pooled[start:stop])
         dz = scratch.buffer("conv_pool.dz", (stop - start, *out_hw, c_out), g.dtype)
         target = gradient_target(dz, pool_hw, pool_strides, pool_pads, g.shape[1:3], "conv_pool.dzp")
         route_to_winners(g, took[:, start:stop], target, pool_hw, pool_strides)

@@ -56,6 +56,11 @@ def map_chunks(fn: Callable[[int, int], Any], n: int, chunk: int) -> list:
     return [r for share in results for r in share]
 
 
+def images_per_chunk(budget_bytes: int, bytes_per_image: int, n: int) -> int:
+    """How many of ``n`` images a chunk takes so that its buffers stay within ``budget_bytes`` (at least 1)."""
+    return max(1, min(n, budget_bytes // max(bytes_per_image, 1)))
+
+
 MIN_PARALLEL_FLOPS = 2 * 2**20  # below this a product is over before the threads would start
 
 

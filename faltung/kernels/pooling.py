@@ -16,14 +16,15 @@ from . import scratch
 from . import tiled_pooling as tiled
 from .im2col import pad_into_buffer, tap_slices
 from .padding import Pads
-from .parallel import map_chunks
+from .parallel import images_per_chunk, map_chunks
 
 CHUNK_BYTES = 2**20  # of input per chunk (measured here among 0.25-4 MiB on 128x26x26x32 and 32x32x64)
 
 
-def _in_chunks(fn, n: int, bytes_per_image: int) -> None:
-    """``fn(start, stop)`` over batch chunks of about CHUNK_BYTES of input, on the thread pool."""
-    map_chunks(fn, n, max(1, min(n, CHUNK_BYTES // max(bytes_per_image, 1))))
+def _in_chunks(fn, shape: tuple[int, ...], itemsize: int) -> None:
+    """``fn(start, stop)`` over chunks of a batch of images of ``shape`` (N, H, W, C), about CHUNK_BYTES
+    of them each, on the thread pool."""
+    map_chunks(fn, shape[0], images_per_chunk(CHUNK_BYTES, int(np.prod(shape[1:])) * itemsize, shape[0]))
 
 
 def _taps(xp: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], out_hw: tuple[int, int]) -> list:
@@ -95,7 +96,7 @@ def max_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, i
     took = np.empty((pool[0] * pool[1] - 1,) + out.shape, dtype=bool)
     _in_chunks(lambda start, stop: running_max(pad_into_buffer(x[start:stop], pads, "pool.xp", -np.inf), pool,
                                                strides, out_hw, out[start:stop], took[:, start:stop]),
-               n, x[0].nbytes)
+               x.shape, x.itemsize)
     return out, took
 
 
@@ -108,7 +109,7 @@ def max_pool_backward(grad: np.ndarray, took: np.ndarray, x_shape: tuple[int, ..
         target = gradient_target(dx[start:stop], pool, strides, pads, grad.shape[1:3], "pool.dxp")
         route_to_winners(grad[start:stop], took[:, start:stop], target, pool, strides)
         crop_into(dx[start:stop], target, pads)
-    _in_chunks(chunk, x_shape[0], int(np.prod(x_shape[1:])) * grad.itemsize)
+    _in_chunks(chunk, x_shape, grad.itemsize)
     return dx
 
 
@@ -130,7 +131,7 @@ def avg_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, i
             for view in taps[1:]:
                 sums += view
         sums /= counts
-    _in_chunks(chunk, x.shape[0], x[0].nbytes)
+    _in_chunks(chunk, x.shape, x.itemsize)
     return out
 
 
@@ -151,7 +152,7 @@ def avg_pool_backward(grad: np.ndarray, x_shape: tuple[int, ...], pool: tuple[in
             for view in _taps(target, pool, strides, out_hw):
                 view += share
         crop_into(dx[start:stop], target, pads)
-    _in_chunks(chunk, x_shape[0], int(np.prod(x_shape[1:])) * grad.itemsize)
+    _in_chunks(chunk, x_shape, grad.itemsize)
     return dx
 
 
