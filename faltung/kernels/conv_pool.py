@@ -20,7 +20,7 @@ from . import scratch
 from .conv import Gradients, forward_chunk, forward_rows, relu_passed
 from .im2col import pad_into_buffer
 from .parallel import map_chunks
-from .pooling import crop_into, gradient_target, route_to_winners, running_max
+from .pooling import max_pool_backward_into, running_max
 
 ConvGeometry = tuple  # (strides, dilation, pads, out_hw) of the convolution
 PoolGeometry = tuple  # (pool, strides, pads, out_hw) of the max pooling
@@ -73,8 +73,6 @@ def conv2d_max_pool_backward(grad: np.ndarray, pooled: np.ndarray, took: np.ndar
         if relu:  # the winner's relu passed exactly where the pooled value is > 0
             g = relu_passed(g, pooled[start:stop])
         dz = scratch.buffer("conv_pool.dz", (stop - start, *out_hw, c_out), g.dtype)
-        target = gradient_target(dz, pool_hw, pool_strides, pool_pads, g.shape[1:3], "conv_pool.dzp")
-        route_to_winners(g, took[:, start:stop], target, pool_hw, pool_strides)
-        crop_into(dz, target, pool_pads)
+        max_pool_backward_into(dz, g, took[:, start:stop], pool_hw, pool_strides, pool_pads)
         return grads.chunk(start, stop, dz.reshape(-1, c_out))
     return grads.result(map_chunks(chunk, x.shape[0], grads.chunk_images(x.shape[0])))

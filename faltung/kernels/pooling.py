@@ -87,6 +87,14 @@ def route_to_winners(g: np.ndarray, took: np.ndarray, target: np.ndarray, pool, 
             views[t][...] = routed
 
 
+def max_pool_backward_into(dx: np.ndarray, g: np.ndarray, took: np.ndarray, pool, strides, pads: Pads) -> None:
+    """Max pooling's backward for a few images: ``dx`` (m, H, W, C) gets each value of ``g``
+    (m, out_h, out_w, C) in its window's winning cell and 0 elsewhere."""
+    target = gradient_target(dx, pool, strides, pads, g.shape[1:3], "pool.dxp")
+    route_to_winners(g, took, target, pool, strides)
+    crop_into(dx, target, pads)
+
+
 def max_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], pads: Pads,
                      out_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """x (N, H, W, C) -> (out (N, out_h, out_w, C), took (T-1, N, out_h, out_w, C) bools);
@@ -105,11 +113,9 @@ def max_pool_backward(grad: np.ndarray, took: np.ndarray, x_shape: tuple[int, ..
     """Route each output's gradient to the one input cell that won its max."""
     dx = np.empty(x_shape, dtype=grad.dtype)
 
-    def chunk(start: int, stop: int) -> None:
-        target = gradient_target(dx[start:stop], pool, strides, pads, grad.shape[1:3], "pool.dxp")
-        route_to_winners(grad[start:stop], took[:, start:stop], target, pool, strides)
-        crop_into(dx[start:stop], target, pads)
-    _in_chunks(chunk, x_shape, grad.itemsize)
+    _in_chunks(lambda start, stop: max_pool_backward_into(dx[start:stop], grad[start:stop], took[:, start:stop],
+                                                          pool, strides, pads),
+               x_shape, grad.itemsize)
     return dx
 
 
