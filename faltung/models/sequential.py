@@ -64,8 +64,14 @@ class Sequential(Model):
         self._rebuild_shapes()
         return layer
 
+    def _check_usable(self, what: str) -> None:
+        if not self._stack:
+            raise ValueError(f"Sequential model {self.name!r} has no layers, so it cannot {what}(); "
+                             "add layers first, e.g. model.add(layers.Dense(10))")
+
     def build(self, input_shape: Any = None) -> None:
         """Build every layer for inputs of ``input_shape`` (with or without the batch axis' None)."""
+        self._check_usable("build")
         if input_shape is None:
             raise ValueError("build() needs an input shape, e.g. (None, 28, 28, 1)")
         if self._input_layer is None:
@@ -87,6 +93,7 @@ class Sequential(Model):
         self.output_shape = self._input.shape
 
     def call(self, x: Any, training: bool = False) -> Any:
+        self._check_usable("call")
         i = 0
         while i < len(self._stack):
             layer, following = self._stack[i], self._stack[i + 1] if i + 1 < len(self._stack) else None
