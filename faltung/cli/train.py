@@ -4,14 +4,15 @@ Ctrl-C stops after the current batch and saves a checkpoint that ``--resume`` co
 """
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
 import time
 
 from ..callbacks import Callback
-from .data import DATASETS, load
+from .arguments import MAX_BATCH_SIZE, MAX_IMAGE_SIZE, IntRange, fraction, positive_int, usage_error
+from .data import DATASETS, dataset_name, load
+from .paths import check_output_file
 from .report import report_dir
 
 
@@ -26,18 +27,22 @@ def add_commands(commands) -> None:
                                                     "~/.cache/faltung, the Debian package, a download)")
     p.add_argument("--model", default="lenet", metavar="NAME|CONFIG.json",
                    help="lenet, vgg-small, resnet-small, or a model config JSON file (default: lenet)")
-    p.add_argument("--epochs", type=_positive_int, default=10, help="epochs to train (default: 10)")
-    p.add_argument("--batch-size", type=_positive_int, default=128, help="default: 128")
+    p.add_argument("--epochs", type=positive_int, default=10, help="epochs to train (default: 10)")
+    p.add_argument("--batch-size", type=IntRange(1, MAX_BATCH_SIZE), default=128,
+                   help=f"default: 128, at most {MAX_BATCH_SIZE}")
     p.add_argument("--optimizer", default="adam", help="adam, sgd, rmsprop, adagrad or adamw (default: adam)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's, Keras')")
-    p.add_argument("--validation-split", type=float, default=0.0, help="fraction held out to validate on")
-    p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--validation-split", type=fraction, default=0.0,
+                   help="fraction held out to validate on, from 0 up to (not including) 1 (default: 0)")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="train on the first N training images only (quick trials)")
     p.add_argument("--seed", type=int, default=0, help="random seed for initialisation and shuffling")
-    p.add_argument("--image-size", type=_positive_int, default=28, help="image side for a DIR dataset")
+    p.add_argument("--image-size", type=IntRange(1, MAX_IMAGE_SIZE), default=28,
+                   help=f"image side for a DIR dataset (default: 28, at most {MAX_IMAGE_SIZE})")
     p.add_argument("--color-mode", choices=("grayscale", "rgb"), default="grayscale",
                    help="channels for a DIR dataset")
-    p.add_argument("--out", default=None, help="where to save the model (default: <model>-<dataset>.faltung)")
+    p.add_argument("--out", default=None, type=usage_error(_model_file), metavar="FILE",
+                   help="where to save the model, in an existing folder (default: <model>-<dataset>.faltung)")
     p.add_argument("--resume", default=None, metavar="PATH", help="continue training a saved model")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="progress display (default: 1)")
     p.add_argument("--report", default=None, metavar="DIR", type=report_dir,
@@ -45,11 +50,19 @@ def add_commands(commands) -> None:
     p.set_defaults(run=run)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
-    return value
+def _model_file(text: str) -> str:
+    return check_output_file(text, "--out")
+
+
+def _output_paths(args) -> tuple[str, str]:
+    """The model file and the history CSV beside it, checked now: a save that fails after training loses
+    the trained model."""
+    out = args.out or args.resume or \
+        f"{os.path.splitext(os.path.basename(args.model))[0]}-{dataset_name(args.dataset)}.faltung"
+    history_csv = os.path.splitext(out)[0] + ".history.csv"
+    check_output_file(out, "the model file")
+    check_output_file(history_csv, "the history CSV")
+    return out, history_csv
 
 
 class EpochCounter(Callback):
@@ -70,6 +83,7 @@ def run(args) -> int:
     from .. import backend, callbacks, models, optimizers, zoo
 
     backend.set_seed(args.seed)
+    out, history_csv = _output_paths(args)
     data = load(args.dataset, args.data_dir, args.image_size, args.color_mode, args.seed)
     if args.limit:
         data.x_train, data.y_train = data.x_train[:args.limit], data.y_train[:args.limit]
@@ -86,8 +100,6 @@ def run(args) -> int:
             optimizer.learning_rate = args.lr
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         model.metadata.update(dataset=data.name, class_names=data.class_names, model=args.model)
-    out = args.out or args.resume or f"{os.path.splitext(os.path.basename(args.model))[0]}-{data.name}.faltung"
-    history_csv = os.path.splitext(out)[0] + ".history.csv"
     start_epoch = int(model.metadata.get("epochs_trained", 0))
     counter = EpochCounter()
 
@@ -117,6 +129,7 @@ def run(args) -> int:
     if args.report:
         from .report import write_training_report
         print(f"report: {write_training_report(args, model, data, history_csv, out, loss, accuracy, seconds)}")
+    epochs = args.epochs - start_epoch
     print(f"test accuracy {accuracy:.4f} - test loss {loss:.4f} - {seconds:.1f} s training "
-          f"({args.epochs - start_epoch} epochs) - saved {out} and {history_csv}")
+          f"({epochs} epoch{'' if epochs == 1 else 's'}) - saved {out} and {history_csv}")
     return 0
