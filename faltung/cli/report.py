@@ -17,7 +17,7 @@ def report_dir(text: str) -> str:
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text} is a file; the report needs a folder")
     try:
-        return check_output_folder(text, "--report")
+        return check_output_folder(text, "the report folder")
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 

@@ -51,7 +51,7 @@ def add_commands(commands) -> None:
 
 
 def _model_file(text: str) -> str:
-    return check_output_file(text, "--out")
+    return check_output_file(text, "the model file")
 
 
 def _output_paths(args) -> tuple[str, str]:
