@@ -63,7 +63,7 @@ def test_train_saves_model_and_history(trained, capsys):
 def test_final_line_reports_accuracy_and_time(tmp_path, capsys):
     code, out, _ = run(["train", *FAST, "--model", "lenet", "--out", str(tmp_path / "m.faltung")], capsys)
     last = out.strip().splitlines()[-1]
-    assert code == 0 and last.startswith("test accuracy ") and " s training" in last
+    assert code == 0 and last.startswith("test accuracy ") and " s training (1 epoch) - " in last
     accuracy = float(last.split()[2])
     assert 0.0 <= accuracy <= 1.0
 

@@ -4,7 +4,6 @@ Ctrl-C stops after the current batch and saves a checkpoint that ``--resume`` co
 """
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
@@ -12,7 +11,9 @@ import time
 
 from .. import backend
 from ..callbacks import Callback
-from .data import DATASETS, load
+from .arguments import MAX_BATCH_SIZE, MAX_IMAGE_SIZE, IntRange, fraction, positive_int, usage_error
+from .data import DATASETS, dataset_name, load
+from .paths import check_output_file
 from .report import report_dir
 
 
@@ -35,21 +36,24 @@ def add_commands(commands) -> None:
                                                     "~/.cache/faltung, the Debian package, a download)")
     p.add_argument("--model", metavar="NAME|CONFIG.json",
                    help="lenet, vgg-small, resnet-small, or a model config JSON file (default: lenet)")
-    p.add_argument("--epochs", type=_positive_int, help="epochs in all, counting those a resumed model "
-                                                        "has done (default: 10)")
-    p.add_argument("--batch-size", type=_positive_int, help="default: 128")
+    p.add_argument("--epochs", type=positive_int, help="epochs in all, counting those a resumed model "
+                                                       "has done (default: 10)")
+    p.add_argument("--batch-size", type=IntRange(1, MAX_BATCH_SIZE), help=f"default: 128, at most {MAX_BATCH_SIZE}")
     p.add_argument("--optimizer", help="adam, sgd, rmsprop, adagrad or adamw (default: adam; with --resume "
                                        "a new optimizer starts with fresh state)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's, Keras')")
-    p.add_argument("--validation-split", type=float, help="fraction held out to validate on (default: 0)")
-    p.add_argument("--limit", type=_positive_int, metavar="N",
+    p.add_argument("--validation-split", type=fraction,
+                   help="fraction held out to validate on, from 0 up to (not including) 1 (default: 0)")
+    p.add_argument("--limit", type=positive_int, metavar="N",
                    help="train on the first N training images only (quick trials)")
     p.add_argument("--seed", type=int, help="random seed for initialisation and shuffling (default: 0)")
-    p.add_argument("--image-size", type=_positive_int, help="image side for a DIR dataset (default: 28)")
+    p.add_argument("--image-size", type=IntRange(1, MAX_IMAGE_SIZE),
+                   help=f"image side for a DIR dataset (default: 28, at most {MAX_IMAGE_SIZE})")
     p.add_argument("--color-mode", choices=("grayscale", "rgb"),
                    help="channels for a DIR dataset (default: grayscale)")
-    p.add_argument("--out", default=None, help="where to save the model (default: <model>-<dataset>.faltung, "
-                                               "or the --resume file)")
+    p.add_argument("--out", default=None, type=usage_error(_model_file), metavar="FILE",
+                   help="where to save the model, in an existing folder (default: <model>-<dataset>.faltung, "
+                        "or the --resume file)")
     p.add_argument("--resume", default=None, metavar="PATH", help="continue training a saved model")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="progress display (default: 1)")
     p.add_argument("--report", default=None, metavar="DIR", type=report_dir,
@@ -57,11 +61,19 @@ def add_commands(commands) -> None:
     p.set_defaults(run=run, setting_types={a.dest: a.type for a in p._actions if a.dest in SETTINGS})
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
-    return value
+def _model_file(text: str) -> str:
+    return check_output_file(text, "the model file")
+
+
+def _output_paths(args) -> tuple[str, str]:
+    """The model file and the history CSV beside it, checked now: a save that fails after training loses
+    the trained model."""
+    out = args.out or args.resume or \
+        f"{os.path.splitext(os.path.basename(args.model))[0]}-{dataset_name(args.dataset)}.faltung"
+    history_csv = os.path.splitext(out)[0] + ".history.csv"
+    check_output_file(out, "the model file")
+    check_output_file(history_csv, "the history CSV")
+    return out, history_csv
 
 
 class Interrupted(Exception):
@@ -148,7 +160,7 @@ def _restore_rng(path: str, state) -> None:
 
 
 def run(args) -> int:
-    from .. import callbacks, models, optimizers, zoo
+    from .. import callbacks, models, zoo
 
     model = None
     if args.resume:
@@ -161,6 +173,7 @@ def run(args) -> int:
     if start_epoch >= args.epochs:
         raise ValueError(f"{args.resume} has trained {start_epoch} of {args.epochs} epochs already; "
                          f"ask for more with --epochs N (N > {start_epoch})")
+    out, history_csv = _output_paths(args)
     backend.set_seed(args.seed)
     data = load(args.dataset, args.data_dir, args.image_size, args.color_mode, args.seed)
     if args.limit:
@@ -177,8 +190,6 @@ def run(args) -> int:
     if args.lr is not None:
         model.optimizer.learning_rate = args.lr
     model.metadata["settings"] = {key: getattr(args, key) for key in SETTINGS}
-    out = args.out or args.resume or f"{os.path.splitext(os.path.basename(args.model))[0]}-{data.name}.faltung"
-    history_csv = os.path.splitext(out)[0] + ".history.csv"
     resume_point = ResumePoint()
     csv_logger = callbacks.CSVLogger(history_csv, append=bool(args.resume))
 
