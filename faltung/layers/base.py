@@ -34,6 +34,11 @@ def get_layer_class(name: str) -> type:
     return _REGISTRY[name]
 
 
+def registered_layers() -> dict[str, type]:
+    """Every layer class a config may name, by name."""
+    return dict(_REGISTRY)
+
+
 def snake_case(name: str) -> str:
     """Keras' default layer names: Conv2D -> conv2d, MaxPool2D -> max_pool2d."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
