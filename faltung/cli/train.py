@@ -70,6 +70,8 @@ def run(args) -> int:
     from .. import backend, callbacks, models, optimizers, zoo
 
     backend.set_seed(args.seed)
+    # a config file needs no data to build: an absurd or broken one fails before minutes of loading
+    prebuilt = None if args.resume or args.model in zoo.ARCHITECTURES else zoo.build(args.model, None, None)
     data = load(args.dataset, args.data_dir, args.image_size, args.color_mode, args.seed)
     if args.limit:
         data.x_train, data.y_train = data.x_train[:args.limit], data.y_train[:args.limit]
@@ -80,7 +82,7 @@ def run(args) -> int:
         if args.lr is not None:
             model.optimizer.learning_rate = args.lr
     else:
-        model = zoo.build(args.model, data.x_train.shape[1:], len(data.class_names))
+        model = prebuilt or zoo.build(args.model, data.x_train.shape[1:], len(data.class_names))
         optimizer = optimizers.get(args.optimizer)
         if args.lr is not None:
             optimizer.learning_rate = args.lr
