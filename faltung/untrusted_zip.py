@@ -19,6 +19,9 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 
 CHUNK = 1 << 20
+# Deflate cannot compress better than about 1032:1, so a member declaring more than this many times
+# its compressed size is lying, and is refused without inflating anything.
+MAX_DEFLATE_RATIO = 1032
 READABLE = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 # Slack for what an .npz member holds besides array data: per array a local and a central zip
 # header with a zip64 extra field, and an .npy header (np.save pads it to 64 bytes; 1 MiB at most).
@@ -47,6 +50,9 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> 
                          f"{' and '.join(READABLE.values())} members")
     if info.file_size > limit:
         raise ValueError(f"{name} claims {info.file_size:,} bytes, more than the {limit:,} allowed")
+    if info.file_size > MAX_DEFLATE_RATIO * info.compress_size + 64:  # 64: an empty stream's few bytes
+        raise ValueError(f"{name} claims {info.file_size:,} bytes from {info.compress_size:,} compressed ones, "
+                         f"more than deflate can hold")
     chunks, total = [], 0
     try:
         with archive.open(info) as f:
