@@ -256,7 +256,8 @@ def load_model(path: str | os.PathLike, compile: bool = True):
                 model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
                               loss=losses.deserialize(compile_config["loss"]),
                               metrics=[metrics.deserialize(m) for m in compile_config.get("metrics", [])])
-            except (ValueError, TypeError, KeyError) as err:
+            # settings are data: an OverflowError (learning_rate=10**400) is as invalid as a KeyError
+            except Exception as err:
                 raise reader.error(f"the compile settings are invalid ({type(err).__name__}: {err})") from None
             if "optimizer.npz" in reader.members:
                 # slots are at most a few copies of the weights (Adam's amsgrad: three), plus scalars
@@ -264,8 +265,8 @@ def load_model(path: str | os.PathLike, compile: bool = True):
                 state = reader.arrays("optimizer.npz", 4 * weight_bytes + 2**20, 3 * len(model.weights) + 2)
                 try:
                     model.optimizer.set_state(model.trainable_weights, state)
-                except (ValueError, TypeError) as err:
-                    raise reader.error(f"optimizer state does not fit ({err})") from None
+                except Exception as err:  # as above: whatever crafted arrays make set_state raise
+                    raise reader.error(f"optimizer state does not fit ({type(err).__name__}: {err})") from None
     return model
 
 

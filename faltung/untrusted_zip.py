@@ -53,7 +53,8 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> 
     if info.file_size > MAX_DEFLATE_RATIO * info.compress_size + 64:  # 64: an empty stream's few bytes
         raise ValueError(f"{name} claims {info.file_size:,} bytes from {info.compress_size:,} compressed ones, "
                          f"more than deflate can hold")
-    chunks, total = [], 0
+    # a BytesIO grows in place and hands its buffer to getvalue() without a copy: one copy of the data
+    buffer, total = io.BytesIO(), 0
     try:
         with archive.open(info) as f:
             # zipfile stops at the declared size and then checks the CRC-32, so a stream that
@@ -62,13 +63,13 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> 
                 total += len(chunk)
                 if total > info.file_size:
                     break
-                chunks.append(chunk)
+                buffer.write(chunk)
     except Exception as err:  # see open_archive: BadZipFile, zlib.error, EOFError, RuntimeError, ...
         raise ValueError(f"{name} is damaged ({type(err).__name__}: {err})") from None
     if total != info.file_size:
         raise ValueError(f"{name} holds {'more' if total > info.file_size else total} bytes, "
                          f"not the {info.file_size:,} its header declares")
-    return b"".join(chunks)
+    return buffer.getvalue()
 
 
 class ArrayHeader(NamedTuple):
@@ -82,7 +83,7 @@ class ArrayHeader(NamedTuple):
 
 
 class NpzArchive:
-    """The arrays of an .npz (a zip of .npy files) held in memory as ``data``.
+    """The arrays of an .npz (a zip of .npy files) whose bytes are ``data``.
 
     Every .npy header is read first and the arrays' sizes summed (``limit`` bytes at most), so
     ``headers`` (key -> ``ArrayHeader``, keys without ".npy") can be checked against what the
@@ -97,13 +98,20 @@ class NpzArchive:
             raise ValueError(f"{name} is not a readable array archive ({err})") from None
         self.limit = limit
         self.headers: dict[str, ArrayHeader] = {}
+        try:
+            self._read_headers()
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_headers(self) -> None:
         claimed = 0
         for info in self.zip.infolist():
             header = self._read_header(info)
             claimed += header.nbytes
-            if claimed > limit:
+            if claimed > self.limit:
                 raise self._error(info, f"claims dtype {header.dtype} and shape {header.shape}, "
-                                        f"{claimed:,} bytes so far (at most {limit:,} expected)")
+                                        f"{claimed:,} bytes so far (at most {self.limit:,} expected)")
             if info.file_size != header.header_size + header.nbytes:
                 raise self._error(info, f"holds {info.file_size:,} bytes; its header (shape {header.shape}, dtype "
                                         f"{header.dtype}) implies {header.header_size + header.nbytes:,}")

@@ -231,7 +231,8 @@ def test_a_declared_size_beyond_what_deflate_can_hold_is_refused_without_inflati
 MALFORMED_NPY = {
     "unterminated literal": b"\x93NUMPY\x01\x00\x04\x00{  \n",  # tokenize.TokenError in numpy's parser
     "not a literal": b"\x93NUMPY\x01\x00\x10\x00{'descr': <f4}\n",
-    "negative shape": b"\x93NUMPY\x01\x00\x40\x00" + b"{'descr': '<f4', 'fortran_order': False, 'shape': (-9, 2), }".ljust(63) + b"\n",
+    "negative shape": b"\x93NUMPY\x01\x00\x40\x00"
+                      + b"{'descr': '<f4', 'fortran_order': False, 'shape': (-9, 2), }".ljust(63) + b"\n",
     "unknown version": b"\x93NUMPY\x07\x00\x04\x00{}  \n",
     "header longer than the member": b"\x93NUMPY\x02\x00\xff\xff\xff\x7f{",
     "no magic": b"PK\x03\x04 not an npy file",

@@ -120,6 +120,7 @@ BAD_FILES = {
     "pickled object": (lambda m: _edit_weights(m, lambda a: a.update({sorted(a)[1]: np.array([{"x": 1}] * 4, dtype=object)})), "holds Python objects"),
     "bad layer config": (lambda m: _edit_config(m, lambda d: d["config"]["layers"][0]["config"].update(filters=-3)), "model config is invalid"),
     "bad optimizer": (lambda m: _edit_config(m, lambda d: d["compile_config"]["optimizer"].update(class_name="Evil")), "compile settings are invalid"),
+    "overflowing setting": (lambda m: _edit_config(m, lambda d: d["compile_config"]["optimizer"]["config"].update(learning_rate=10**400)), "compile settings are invalid \\(OverflowError"),
 }
 
 
