@@ -317,6 +317,27 @@ def test_train_refuses_an_absurd_config_in_one_line_before_loading_data(tmp_path
     assert_refused_fast_and_small(reports, "model config is invalid")
 
 
+def test_layer_counts_and_config_sizes_are_bounded(tmp_path):
+    from faltung.io import MAX_CONFIG_BYTES
+    from faltung.models.from_config import MAX_LAYERS
+
+    def relus(n):
+        path = tmp_path / f"relu-{n}.json"
+        path.write_text(json.dumps({"class_name": "Sequential", "config": {
+            "name": "deep", "batch_shape": [None, 4], "layers": [{"class_name": "ReLU", "config": {}}] * n}}))
+        return str(path)
+
+    began = time.perf_counter()
+    assert len(zoo.build(relus(MAX_LAYERS), None, None).layers) == MAX_LAYERS
+    assert time.perf_counter() - began < SECONDS  # linear: checking names layer by layer took 9 s
+    with pytest.raises(ValueError, match=f"lists {MAX_LAYERS + 1:,} layers; at most {MAX_LAYERS:,}"):
+        zoo.build(relus(MAX_LAYERS + 1), None, None)
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * MAX_CONFIG_BYTES + b"{}")
+    with pytest.raises(ValueError, match=f"big.json: more than {MAX_CONFIG_BYTES:,} bytes"):
+        zoo.build(str(big), None, None)
+
+
 def test_a_config_file_builds_exactly_the_weights_code_builds(tmp_path):
     path = config_file(tmp_path)
     config = json.loads(path.read_text())["config"]

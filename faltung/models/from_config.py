@@ -15,20 +15,22 @@ from .model import Model
 # far beyond any network a NumPy CPU library trains). Larger configs are refused before anything
 # is allocated; raise it here if you really mean to load such a model.
 MAX_WEIGHT_BYTES = 4 * 2**30
+# Building costs some 20 microseconds and a few KB per layer; Keras' largest applications have
+# about 800 layers. More than this many layers (or graph nodes) in one model is refused unread.
+MAX_LAYERS = 10_000
 
 
-def build_unallocated(class_name: Any, config: Any, source: str,
-                      max_bytes: int | None = None) -> tuple[Model, Deferral]:
+def build_unallocated(class_name: Any, config: Any, source: str) -> tuple[Model, Deferral]:
     """The model ``config`` describes, its weights zero-cost read-only placeholders of the right shapes.
 
     ``source`` (the file's name) starts every error message. Returns the model and the
     ``Deferral`` that records its placeholders, for ``layers.deferred.initialize`` or for the
     caller to replace each ``weight.data`` with arrays read from a file.
 
-    Raises ValueError for an unknown or non-model class, and for anything that goes wrong while
-    building (bad arguments, shapes too big for numpy, weights over ``max_bytes`` in all, ...).
+    Raises ValueError for an unknown or non-model class, more than ``MAX_LAYERS`` layers, and
+    anything that goes wrong while building (bad arguments, shapes too big for numpy, weights
+    over ``MAX_WEIGHT_BYTES`` in all, ...).
     """
-    limit = MAX_WEIGHT_BYTES if max_bytes is None else max_bytes
     try:
         cls = get_layer_class(class_name)
     except ValueError as err:
@@ -37,8 +39,13 @@ def build_unallocated(class_name: Any, config: Any, source: str,
         raise ValueError(f"{source}: class {class_name!r} is not a model")
     if not isinstance(config, dict):
         raise ValueError(f"{source}: no model config (expected a JSON object; got {type(config).__name__})")
+    for key in ("layers", "nodes"):
+        entries = config.get(key)
+        if isinstance(entries, list) and len(entries) > MAX_LAYERS:
+            raise ValueError(f"{source}: the model config lists {len(entries):,} {key}; "
+                             f"at most {MAX_LAYERS:,} are read")
     try:
-        with deferred_weights(limit) as deferral:
+        with deferred_weights(MAX_WEIGHT_BYTES) as deferral:
             model = cls.from_config(config)
     # A config is data: whatever interpreting it raises (TypeError, KeyError, OverflowError,
     # ZeroDivisionError, RecursionError, numpy's errors, ...) means the config is invalid.
