@@ -169,17 +169,21 @@ def run(args) -> int:
             raise ValueError(f"{args.resume}: saved without its optimizer, so it cannot resume training")
     new_optimizer = args.optimizer if model is not None else None
     vars(args).update(_settings(args, model))
-    start_epoch = int(model.metadata.get("epochs_trained", 0)) if model is not None else 0
+    start_epoch = model.metadata.get("epochs_trained", 0) if model is not None else 0
+    if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or start_epoch < 0:
+        raise ValueError(f"{args.resume}: recorded epochs_trained {start_epoch!r} is not a count of epochs")
     if start_epoch >= args.epochs:
         raise ValueError(f"{args.resume} has trained {start_epoch} of {args.epochs} epochs already; "
                          f"ask for more with --epochs N (N > {start_epoch})")
     out, history_csv = _output_paths(args)
     backend.set_seed(args.seed)
+    # a config file needs no data to build: an absurd or broken one fails before minutes of loading
+    prebuilt = None if model is not None or args.model in zoo.ARCHITECTURES else zoo.build(args.model, None, None)
     data = load(args.dataset, args.data_dir, args.image_size, args.color_mode, args.seed)
     if args.limit:
         data.x_train, data.y_train = data.x_train[:args.limit], data.y_train[:args.limit]
     if model is None:
-        model = zoo.build(args.model, data.x_train.shape[1:], len(data.class_names))
+        model = prebuilt or zoo.build(args.model, data.x_train.shape[1:], len(data.class_names))
         model.compile(optimizer=args.optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         model.metadata.update(dataset=data.name, class_names=data.class_names, model=args.model)
     else:
