@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import backend
+from . import backend, registry
 
 __all__ = [
     "Initializer",
@@ -391,33 +391,21 @@ def _snake_case(name: str) -> str:
 
 
 # Keras' lookup table: class names, their snake_case names and a few aliases.
-_REGISTRY: dict[str, type[Initializer]] = {cls.__name__: cls for cls in _CLASSES}
-_REGISTRY.update({_snake_case(cls.__name__): cls for cls in _CLASSES})
-_REGISTRY.update({"uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros})
+_ALIASES = {RandomUniform: ("uniform",), RandomNormal: ("normal",), Ones: ("one",), Zeros: ("zero",)}
+for _cls in _CLASSES:
+    registry.register("initializer", _snake_case(_cls.__name__), *_ALIASES.get(_cls, ()))(_cls)
 
 
 def serialize(initializer: Initializer) -> dict[str, Any]:
     """``{"class_name": ..., "config": ...}`` of an initializer (Keras' layout)."""
     if not isinstance(initializer, Initializer):
         raise TypeError(f"serialize: expected an Initializer; received {type(initializer).__name__}")
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
-
-
-def _lookup(name: str) -> type[Initializer]:
-    cls = _REGISTRY.get(name)
-    if cls is None:
-        known = sorted(k for k in _REGISTRY if k == k.lower())
-        raise ValueError(f"unknown initializer {name!r}; expected one of {known} (or their class names)")
-    return cls
+    return registry.serialize(initializer)
 
 
 def deserialize(config: Mapping[str, Any]) -> Initializer:
     """The initializer described by ``{"class_name": ..., "config": ...}``."""
-    if not isinstance(config, Mapping) or not isinstance(config.get("class_name"), str):
-        raise ValueError(
-            f"deserialize: expected a dict with a string 'class_name' and a 'config'; received {config!r}"
-        )
-    return _lookup(config["class_name"]).from_config(config.get("config", {}) or {})
+    return registry.deserialize("initializer", config)
 
 
 def get(identifier: Any) -> Initializer | None:
@@ -433,7 +421,7 @@ def get(identifier: Any) -> Initializer | None:
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
-        return _lookup(identifier)()
+        return registry.lookup("initializer", identifier)()
     if isinstance(identifier, Mapping):
         return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Initializer):

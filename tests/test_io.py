@@ -106,8 +106,8 @@ def _edit_weights(members, edit):
 
 
 BAD_FILES = {
-    "unknown class": (lambda m: _edit_config(m, lambda d: d.update(class_name="os.system")), "unknown layer class 'os.system'"),
-    "unknown layer": (lambda m: _edit_config(m, lambda d: d["config"]["layers"][0].update(class_name="Evil")), "unknown layer class 'Evil'"),
+    "unknown class": (lambda m: _edit_config(m, lambda d: d.update(class_name="os.system")), "unknown layer 'os.system'"),
+    "unknown layer": (lambda m: _edit_config(m, lambda d: d["config"]["layers"][0].update(class_name="Evil")), "unknown layer 'Evil'"),
     "not a model": (lambda m: _edit_config(m, lambda d: d.update(class_name="Dense")), "class 'Dense' is not a model"),
     "foreign json": (lambda m: {**m, "config.json": b'{"hello": 1}'}, "does not say format 'faltung.model'"),
     "bad json": (lambda m: {**m, "config.json": b"{not json"}, "config.json is not valid JSON"),

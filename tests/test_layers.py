@@ -85,7 +85,7 @@ def test_integer_images_are_cast_to_float():
     (lambda: layers.Conv2D(0, 3), "filters must be a positive int; got 0"),
     (lambda: layers.Conv2D(4, 3, padding="smae"), "padding must be 'valid', 'same'"),
     (lambda: layers.Dense(-1), "units must be a positive int; got -1"),
-    (lambda: layers.Dense(3, activation="rleu"), "activation must be one of"),
+    (lambda: layers.Dense(3, activation="rleu"), "unknown activation .rleu."),
     (lambda: layers.Dropout(1.5), r"rate must be a number in \[0, 1\); got 1.5"),
     (lambda: layers.MaxPool2D(2, padding=1), "padding must be 'valid' or 'same'"),
     (lambda: layers.Dense(3, kernel_size=3), "unexpected keyword arguments: kernel_size"),

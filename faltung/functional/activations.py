@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import registry
 from ..autograd import Function, Tensor
 from ._checks import float_tensor
 
@@ -173,10 +174,8 @@ def linear(x: Any) -> Tensor:
     return float_tensor(x, "x")
 
 
-ACTIVATIONS: dict[str, Callable[..., Tensor]] = {
-    "relu": relu, "leaky_relu": leaky_relu, "elu": elu, "sigmoid": sigmoid, "tanh": tanh,
-    "softmax": softmax, "log_softmax": log_softmax, "gelu": gelu, "linear": linear,
-}
+for _fn in (relu, leaky_relu, elu, sigmoid, tanh, softmax, log_softmax, gelu, linear):
+    registry.register("activation")(_fn)
 
 
 def get_activation(identifier: str | Callable | None) -> Callable[..., Tensor]:
@@ -185,7 +184,6 @@ def get_activation(identifier: str | Callable | None) -> Callable[..., Tensor]:
         return linear
     if callable(identifier):
         return identifier
-    if isinstance(identifier, str) and identifier.lower() in ACTIVATIONS:
-        return ACTIVATIONS[identifier.lower()]
-    raise ValueError(f"activation must be one of {', '.join(sorted(ACTIVATIONS))} or a callable; "
-                     f"got {identifier!r}")
+    if not isinstance(identifier, str):
+        raise ValueError(f"activation must be a name such as 'relu', a callable or None; got {identifier!r}")
+    return registry.lookup("activation", identifier.lower())

@@ -12,11 +12,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import backend, initializers
+from .. import backend, initializers, registry
 from ..autograd import Parameter, Tensor, tensor
 from .deferred import current_deferral
 
-_REGISTRY: dict[str, type] = {}
 _NAME_COUNTS: dict[str, int] = defaultdict(int)
 
 Shape = tuple  # a shape whose batch entry may be None
@@ -24,20 +23,17 @@ Shape = tuple  # a shape whose batch entry may be None
 
 def register(cls: type) -> type:
     """Make a layer class loadable by name from a saved config (no imports, no code from files)."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
+    return registry.register("layer")(cls)
 
 
 def get_layer_class(name: str) -> type:
     """The registered layer class called ``name``, or a ValueError naming it."""
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"unknown layer class {name!r}; faltung knows {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+    return registry.lookup("layer", name)
 
 
 def registered_layers() -> dict[str, type]:
     """Every layer class a config may name, by name."""
-    return dict(_REGISTRY)
+    return registry.entries("layer")
 
 
 def snake_case(name: str) -> str:

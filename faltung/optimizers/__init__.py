@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from .. import registry
 from . import schedules
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -55,20 +56,20 @@ __all__ = [
 # --------------------------------------------------------------------------- #
 # Lookup and serialization
 # --------------------------------------------------------------------------- #
-_OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "adam": Adam,
-    "adamw": AdamW,
-    "rmsprop": RMSprop,
-    "adagrad": Adagrad,
-}
+# Keras' names are case-insensitive for optimizers: each class is filed under its lower-case name.
+for _cls in (SGD, Adam, AdamW, RMSprop, Adagrad):
+    registry.register("optimizer", _cls.__name__.lower())(_cls)
+
+
+def _class(name: str) -> type[Optimizer]:
+    return registry.lookup("optimizer", name.lower() if isinstance(name, str) else name)
 
 
 def serialize(optimizer: Optimizer) -> dict[str, Any]:
     """``{"class_name": ..., "config": ...}`` of an optimizer (Keras' layout)."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"serialize: expected an Optimizer; received {type(optimizer).__name__}")
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return registry.serialize(optimizer)
 
 
 def deserialize(config: Mapping[str, Any]) -> Optimizer:
@@ -77,11 +78,7 @@ def deserialize(config: Mapping[str, Any]) -> Optimizer:
         raise ValueError(
             f"deserialize: expected a dict with a string 'class_name' and a 'config'; received {config!r}"
         )
-    name = config["class_name"]
-    cls = _OPTIMIZERS.get(name.lower())
-    if cls is None:
-        raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(_OPTIMIZERS)}")
-    return cls.from_config(config.get("config", {}) or {})
+    return registry.deserialize("optimizer", {**config, "class_name": config["class_name"].lower()})
 
 
 def get(identifier: str | Mapping[str, Any] | Optimizer | None) -> Optimizer | None:
@@ -96,13 +93,10 @@ def get(identifier: str | Mapping[str, Any] | Optimizer | None) -> Optimizer | N
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):
-        cls = _OPTIMIZERS.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"unknown optimizer {identifier!r}; expected one of {sorted(_OPTIMIZERS)}")
-        return cls()
+        return _class(identifier)()
     if isinstance(identifier, Mapping):
         return deserialize(identifier)
     raise ValueError(
         f"could not interpret optimizer identifier {identifier!r}; expected a name "
-        f"({', '.join(sorted(_OPTIMIZERS))}), a config dict or an Optimizer instance"
+        f"({', '.join(sorted(registry.entries('optimizer')))}), a config dict or an Optimizer instance"
     )

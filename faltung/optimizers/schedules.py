@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .. import registry
 from ._checks import check_bool, check_real, is_real
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "CosineDecay", "serialize", "deserialize"]
@@ -148,29 +149,17 @@ class CosineDecay(LearningRateSchedule):
         }
 
 
-_SCHEDULES: dict[str, type[LearningRateSchedule]] = {
-    "ExponentialDecay": ExponentialDecay,
-    "CosineDecay": CosineDecay,
-}
+registry.register("schedule")(ExponentialDecay)
+registry.register("schedule")(CosineDecay)
 
 
 def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
     """``{"class_name": ..., "config": ...}`` of a schedule (Keras' layout)."""
     if not isinstance(schedule, LearningRateSchedule):
         raise TypeError(f"expected a LearningRateSchedule; received {schedule!r}")
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return registry.serialize(schedule)
 
 
 def deserialize(config: Mapping[str, Any]) -> LearningRateSchedule:
     """Rebuild a schedule from ``{"class_name": ..., "config": ...}``."""
-    if not isinstance(config, Mapping) or "class_name" not in config:
-        raise ValueError(
-            f"a schedule config must be a dict with keys 'class_name' and 'config'; received {config!r}"
-        )
-    name = config["class_name"]
-    cls = _SCHEDULES.get(name)
-    if cls is None:
-        raise ValueError(
-            f"unknown learning-rate schedule class_name={name!r}; expected one of {sorted(_SCHEDULES)}"
-        )
-    return cls.from_config(config.get("config", {}))
+    return registry.deserialize("schedule", config)
