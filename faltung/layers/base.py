@@ -17,6 +17,7 @@ from ..autograd import Parameter, Tensor, tensor
 
 _REGISTRY: dict[str, type] = {}
 _NAME_COUNTS: dict[str, int] = defaultdict(int)
+backend._session_resets.append(_NAME_COUNTS.clear)  # keras.backend.clear_session() restarts the names
 
 Shape = tuple  # a shape whose batch entry may be None
 
