@@ -99,14 +99,10 @@ class L2(Regularizer):
         return {"l2": self.l2}
 
 
-def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:
-    """Keras' ``l1_l2`` shortcut, whose defaults (0.01, 0.01) differ from ``L1L2``'s."""
-    return L1L2(l1=l1, l2=l2)
-
-
-l1, l2 = L1, L2
+# Keras 3's lower-case names are the classes themselves (so l1_l2() is L1L2(0.0, 0.0), no penalty)
+l1, l2, l1_l2 = L1, L2, L1L2
 _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "Regularizer": Regularizer}
-_NAMES = {"l1": L1, "l2": L2, "l1_l2": l1_l2, "l1l2": L1L2}
+_NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
 
 
 def serialize(regularizer: Regularizer | None) -> dict | None:
