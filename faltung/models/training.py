@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import backend, losses as losses_module, metrics as metrics_module, optimizers
 from ..autograd import Tensor, no_grad
-from ..callbacks import CallbackList, History
+from ..callbacks import CallbackList, History, ProgbarLogger
 from ..kernels.memory import keep_freed_memory
 from ..progress import ProgressBar
 
@@ -223,6 +223,8 @@ class Trainer:
             raise ValueError("fit() got no training samples")
         steps = math.ceil(n / batch_size)
         history = History()
+        # a ProgbarLogger among the callbacks draws the bar itself (Keras never shows two)
+        bar_verbose = 0 if any(isinstance(cb, ProgbarLogger) for cb in callbacks or []) else verbose
         cbs = CallbackList(list(callbacks or []) + [history], model=self,
                            params={"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training = False
@@ -231,7 +233,7 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             order = backend.rng().permutation(n) if shuffle else np.arange(n)
-            bar = ProgressBar(steps, verbose, title=f"Epoch {epoch + 1}/{epochs}")
+            bar = ProgressBar(steps, bar_verbose, title=f"Epoch {epoch + 1}/{epochs}")
             logs = self._run_batches(x, y, batch_size, order, self._train_step, cbs, "train", bar, sample_weight)
             if validation_data is not None:
                 vx, vy, vw = validation_data
