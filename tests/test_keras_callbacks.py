@@ -70,3 +70,34 @@ def test_lambda_callback_accepts_keras_old_batch_names():
     assert [s[0] for s in seen] == [0, 1, "epoch", 0, 1, "epoch"]
     with pytest.raises(TypeError, match="both on_batch_end and on_train_batch_end"):
         callbacks.LambdaCallback(on_batch_end=print, on_train_batch_end=print)
+
+
+def test_plot_model_draws_every_layer_with_shapes(tmp_path):
+    pydot = pytest.importorskip("pydot")
+    import shutil
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
+    inputs = layers.Input((8, 8, 3), name="image")
+    a = layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    b = layers.DepthwiseConv2D(3, padding="same", name="depthwise")(inputs)
+    outputs = layers.Dense(2, name="head")(layers.Flatten(name="flat")(layers.Concatenate(name="join")([a, b])))
+    model = models.Model(inputs, outputs)
+    from faltung import keras
+    dot = keras.utils.plot_model(model, tmp_path / "model.png", show_shapes=True)
+    png = (tmp_path / "model.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    text = dot.to_string()
+    for name in ("image", "conv", "depthwise", "join", "flat", "head"):
+        assert f"{name} (" in text
+    assert "(None, 8, 8, 7)" in text and len(dot.get_edges()) == 6
+    keras.utils.plot_model(model, tmp_path / "model.svg")
+    assert b"<svg" in (tmp_path / "model.svg").read_bytes()
+
+
+def test_plot_model_without_pydot_says_what_to_install(monkeypatch, tmp_path):
+    import sys
+    monkeypatch.setitem(sys.modules, "pydot", None)  # as if it were not installed
+    model, _, _ = _model()
+    with pytest.raises(ImportError, match="pip install pydot .* apt-get install graphviz"):
+        ft.utils.plot_model(model, tmp_path / "m.png")
+    assert not (tmp_path / "m.png").exists()
