@@ -1,7 +1,7 @@
 """Weight and activity regularizers, as ``keras.regularizers``: a penalty computed from a weight
 (or a layer's output) that training adds to the loss.
 
->>> penalty = L2(0.01)(np.ones((3, 2)))        # 0.01 · Σ w² = 0.06, a scalar Tensor
+>>> penalty = L2(0.01)([[1.0, 1.0]] * 3)        # 0.01 · Σ w² = 0.06, a scalar Tensor
 >>> round(float(penalty.item()), 6)
 0.06
 
@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 import numbers
 from typing import Any, Mapping
-
-import numpy as np
 
 from . import functional as F
 from .autograd import Tensor, tensor

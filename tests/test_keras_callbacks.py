@@ -73,7 +73,7 @@ def test_lambda_callback_accepts_keras_old_batch_names():
 
 
 def test_plot_model_draws_every_layer_with_shapes(tmp_path):
-    pydot = pytest.importorskip("pydot")
+    pytest.importorskip("pydot")
     import shutil
     if shutil.which("dot") is None:
         pytest.skip("Graphviz's dot is not installed")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..functional.resize import INTERPOLATIONS, aspect_crop, resize
 from ..kernels.padding import normalize_pair
 from .base import Layer, register
