@@ -6,7 +6,10 @@ array([[  2, -13]])
 
 Keras' module layout, for what faltung supports: ``faltung.layers``, ``faltung.models``,
 ``faltung.optimizers``, ``faltung.losses``, ``faltung.metrics``, ``faltung.callbacks``,
-``faltung.initializers``, ``faltung.utils``, and ``faltung.Sequential``/``Model``/``Input``.
+``faltung.initializers``, ``faltung.utils``, and ``faltung.Sequential``/``Model``/``Input``;
+imported on first use: ``faltung.datasets``, ``faltung.saving``, ``faltung.activations``,
+``faltung.regularizers``, ``faltung.constraints`` and ``faltung.keras`` (so ``import faltung as tf``
+gives ``tf.keras.layers``, and ``import faltung as keras`` gives ``keras.datasets.mnist``).
 """
 __version__ = "0.1.0"
 
@@ -19,4 +22,14 @@ from .models import Model, Sequential, load_model  # noqa: E402
 
 __all__ = ["Tensor", "Parameter", "no_grad", "correlate2d", "set_seed", "Input", "Model", "Sequential",
            "load_model", "layers", "models", "optimizers", "losses", "metrics", "callbacks", "initializers",
-           "utils", "__version__"]
+           "utils", "__version__", "keras", "datasets", "saving", "activations", "regularizers", "constraints"]
+
+# Loaded on first use (PEP 562): Keras' other namespaces, and nothing heavy at `import faltung`.
+_LAZY = ("keras", "datasets", "saving", "activations", "regularizers", "constraints", "viz", "export")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'faltung' has no attribute {name!r}")

@@ -42,3 +42,23 @@ def set_seed(seed: int) -> None:
 def rng() -> np.random.Generator:
     """The generator every random choice in faltung draws from."""
     return _rng
+
+
+# ----- Keras' ``keras.backend`` spellings (``import faltung as keras; keras.backend.clear_session()``) -----
+_session_resets: list = []  # callbacks that upper layers register (imports point downwards only)
+
+
+def clear_session() -> None:
+    """Forget global state as Keras does: layer names start again at ``dense``, ``conv2d``, ..."""
+    for reset in _session_resets:
+        reset()
+
+
+def epsilon() -> float:
+    """Keras' fuzz factor, 1e-7 (used by Normalization and the norm constraints)."""
+    return 1e-7
+
+
+def image_data_format() -> str:
+    """Always ``"channels_last"``: faltung's images are (N, H, W, C)."""
+    return "channels_last"

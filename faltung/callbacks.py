@@ -603,6 +603,15 @@ class LambdaCallback(Callback):
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
                  on_train_batch_begin=None, on_train_batch_end=None, **kwargs: Any) -> None:
         super().__init__()
+        # Keras' older names, still accepted by Keras 3 (its on_train_batch_* call on_batch_*)
+        for old, new in (("on_batch_begin", "on_train_batch_begin"), ("on_batch_end", "on_train_batch_end")):
+            if old in kwargs:
+                if locals()[new] is not None:
+                    raise TypeError(f"LambdaCallback got both {old} and {new}; give one")
+                if new == "on_train_batch_begin":
+                    on_train_batch_begin = kwargs.pop(old)
+                else:
+                    on_train_batch_end = kwargs.pop(old)
         unknown = sorted(k for k in kwargs if k not in _HOOKS)
         if unknown:
             raise TypeError(f"LambdaCallback got unknown hook(s) {unknown}; expected names among {_HOOKS}")
@@ -628,3 +637,118 @@ def _with_logs(fn: Callable, takes_index: bool) -> Callable:
         def hook(logs=None):
             return fn(logs)
     return hook
+
+
+# --------------------------------------------------------------------------- #
+# ProgbarLogger, TensorBoard
+# --------------------------------------------------------------------------- #
+class ProgbarLogger(Callback):
+    """The progress bar of ``fit`` as a callback (Keras): given in ``callbacks``, it replaces fit's own
+    bar (so there is never a second one) and follows fit's ``verbose``: 1 a live bar per epoch, 2 one
+    line per epoch, 0 nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bar = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from .progress import ProgressBar
+        verbose = self.params.get("verbose", 1)
+        self._bar = ProgressBar(self.params.get("steps") or 0, 1 if verbose == "auto" else verbose,
+                                title=f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._bar is not None:
+            self._bar.update(batch + 1, dict(logs or {}))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._bar is not None:
+            self._bar.close(dict(logs or {}))
+            self._bar = None
+
+
+class TensorBoard(Callback):
+    """Write the training curves as TensorBoard event files, as Keras does: under ``log_dir/train``
+    the scalars ``epoch_loss``, ``epoch_<metric>`` and ``epoch_learning_rate`` per epoch, under
+    ``log_dir/validation`` the ``val_`` ones (without the prefix); with ``update_freq="batch"`` (or
+    every N batches) also ``batch_<name>`` per batch; with ``histogram_freq=N`` a histogram of every
+    weight (``<layer>/<weight>/histogram``) every N epochs. ``tensorboard --logdir log_dir`` shows them.
+
+    Needs the optional ``tensorboardX`` writer (``pip install "faltung[tensorboard]"``); the error
+    says so at ``fit``'s start, before any training.
+    """
+
+    def __init__(self, log_dir: Any = "logs", histogram_freq: int = 0, write_graph: bool = True,
+                 write_images: bool = False, write_steps_per_second: bool = False, update_freq: Any = "epoch",
+                 profile_batch: Any = 0, embeddings_freq: int = 0, embeddings_metadata: Any = None) -> None:
+        super().__init__()
+        if update_freq not in ("epoch", "batch") and (not isinstance(update_freq, int) or isinstance(
+                update_freq, bool) or update_freq < 1):
+            raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive int; got {update_freq!r}")
+        if not isinstance(histogram_freq, int) or histogram_freq < 0:
+            raise ValueError(f"TensorBoard: histogram_freq must be an int >= 0; got {histogram_freq!r}")
+        if profile_batch or embeddings_freq or write_images:
+            raise ValueError("TensorBoard: profile_batch, embeddings_freq and write_images are not supported by "
+                             "faltung; leave them at 0/False")
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq, self.write_graph = histogram_freq, write_graph  # (no graph: faltung has no TF graph)
+        self.write_steps_per_second = write_steps_per_second
+        self.update_freq = 1 if update_freq == "batch" else update_freq
+        self._writers: dict = {}
+        self._global_batch = 0
+        self._epoch_start = 0.0
+
+    def _writer(self, run: str):
+        if run not in self._writers:
+            try:
+                from tensorboardX import SummaryWriter
+            except ImportError:
+                raise ImportError("the TensorBoard callback writes event files with tensorboardX, which is not "
+                                  "installed: pip install tensorboardX (or faltung[tensorboard])") from None
+            self._writers[run] = SummaryWriter(log_dir=os.path.join(self.log_dir, run))
+        return self._writers[run]
+
+    def on_train_begin(self, logs=None):
+        self._writer("train")  # fails here, before any training, when tensorboardX is missing
+        self._global_batch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        import time
+        self._epoch_start = time.perf_counter()
+        self._epoch_batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._global_batch += 1
+        self._epoch_batches = batch + 1
+        if self.update_freq != "epoch" and self._global_batch % self.update_freq == 0:
+            for name, value in (logs or {}).items():
+                scalar = _as_float(value)
+                if scalar is not None:
+                    self._writer("train").add_scalar(f"batch_{name}", scalar, self._global_batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+        logs = dict(logs or {})
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and "learning_rate" not in train and hasattr(optimizer, "learning_rate"):
+            train["learning_rate"] = float(optimizer.learning_rate)
+        if self.write_steps_per_second:
+            train["steps_per_second"] = self._epoch_batches / max(time.perf_counter() - self._epoch_start, 1e-9)
+        for run, items in (("train", train.items()),
+                           ("validation", [(k[4:], v) for k, v in logs.items() if k.startswith("val_")])):
+            for name, value in items:
+                scalar = _as_float(value)
+                if scalar is not None:
+                    self._writer(run).add_scalar(f"epoch_{name}", scalar, epoch)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            for layer in self.model.layers:
+                for weight in layer.weights:
+                    self._writer("train").add_histogram(f"{weight.name}/histogram", weight.data, epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import backend
 
-__all__ = ["to_categorical", "set_random_seed"]
+__all__ = ["to_categorical", "set_random_seed", "image_dataset_from_directory", "plot_model"]
 
 
 def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float32") -> np.ndarray:
@@ -75,3 +75,14 @@ def set_random_seed(seed: int) -> None:
     backend.set_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
+
+
+def __getattr__(name: str):
+    # Keras keeps these in keras.utils; they live elsewhere in faltung and load on first use.
+    if name == "image_dataset_from_directory":
+        from .datasets.image_folder import image_dataset_from_directory
+        return image_dataset_from_directory
+    if name == "plot_model":
+        from .plot_model import plot_model
+        return plot_model
+    raise AttributeError(f"module 'faltung.utils' has no attribute {name!r}")

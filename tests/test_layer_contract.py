@@ -34,8 +34,39 @@ CASES = {
     "RandomCrop": [(dict(height=3, width=4), IMAGES)],
     "Add": [({}, [IMAGES, IMAGES])],
     "Concatenate": [(dict(axis=-1), [IMAGES, (2, 6, 7, 2)])],
+    "Multiply": [({}, [IMAGES, IMAGES])],
+    "Average": [({}, [IMAGES, IMAGES, IMAGES])],
+    "Maximum": [({}, [IMAGES, IMAGES])],
+    "Subtract": [({}, [IMAGES, IMAGES])],
+    "DepthwiseConv2D": [(dict(kernel_size=3, strides=2, padding="same", depth_multiplier=2), IMAGES),
+                        (dict(kernel_size=(2, 3), dilation_rate=2, activation="relu"), IMAGES)],
+    "SeparableConv2D": [(dict(filters=4, kernel_size=3, padding="same", depth_multiplier=2), IMAGES)],
+    "Conv2DTranspose": [(dict(filters=2, kernel_size=3, strides=2, padding="same"), IMAGES),
+                        (dict(filters=3, kernel_size=(2, 3), strides=(1, 2)), IMAGES)],
+    "Conv1D": [(dict(filters=3, kernel_size=3, strides=2, padding="same"), (2, 9, 4)),
+               (dict(filters=2, kernel_size=2, dilation_rate=2, padding="causal"), (2, 8, 3))],
+    "MaxPooling1D": [(dict(pool_size=2, padding="same"), (2, 9, 4))],
+    "GlobalAveragePooling1D": [({}, (2, 9, 4))],
+    "UpSampling2D": [(dict(size=(2, 3)), IMAGES), (dict(size=2, interpolation="bilinear"), IMAGES)],
+    "Cropping2D": [(dict(cropping=((1, 2), (0, 3))), IMAGES)],
+    "LeakyReLU": [(dict(negative_slope=0.2), IMAGES)],
+    "PReLU": [(dict(alpha_initializer="ones"), IMAGES)],
+    "ELU": [(dict(alpha=0.5), IMAGES)],
+    "SpatialDropout2D": [(dict(rate=0.3), IMAGES)],
+    "LayerNormalization": [({}, IMAGES), (dict(axis=(1, 2, 3)), IMAGES)],
+    "GroupNormalization": [(dict(groups=3), (2, 4, 5, 6))],
+    "Normalization": [(dict(mean=0.5, variance=2.0), IMAGES)],
+    "Resizing": [(dict(height=4, width=9), IMAGES)],
+    "CenterCrop": [(dict(height=4, width=5), IMAGES)],
+    "RandomRotation": [(dict(factor=0.1, seed=1), IMAGES)],
+    "RandomZoom": [(dict(height_factor=0.2, seed=1), IMAGES)],
+    "RandomContrast": [(dict(factor=0.3, seed=1), IMAGES)],
+    "RandomBrightness": [(dict(factor=0.2, seed=1), IMAGES)],
 }
-NOT_LAYERS_OF_THEIR_OWN = {"InputLayer", "Model", "Sequential"}  # tested in test_models.py
+NOT_LAYERS_OF_THEIR_OWN = {
+    "InputLayer", "Model", "Sequential",  # tested in test_models.py
+    "Lambda",  # Python code: never saved or loaded by design (tests/test_keras_layers.py checks the refusal)
+}
 
 
 def test_every_registered_layer_has_cases():

@@ -281,9 +281,9 @@ def test_validation_split_point_is_keras(monkeypatch):
     model.compile("sgd", "mse")
     original = model._run_batches
 
-    def spy(x, y, batch_size, indices, step, callbacks, kind, bar):
+    def spy(x, y, batch_size, indices, step, callbacks, kind, bar, *rest):
         seen.setdefault(kind, len(indices))
-        return original(x, y, batch_size, indices, step, callbacks, kind, bar)
+        return original(x, y, batch_size, indices, step, callbacks, kind, bar, *rest)
     monkeypatch.setattr(model, "_run_batches", spy)
     model.fit(np.zeros((10, 1)), np.zeros((10, 1)), validation_split=0.25, verbose=0)
     assert seen == {"train": 7, "test": 3}  # floor(10 * 0.75) training samples, as Keras

@@ -15,7 +15,7 @@ from .. import __version__
 from ..layers.core import InputLayer
 from . import DEFAULT_OPSET
 from .onnx_graph import GraphBuilder, Value
-from .onnx_layers import CONVERTERS
+from .onnx_layers import CONVERTERS, REFUSED
 BATCH = "batch"
 
 
@@ -76,6 +76,9 @@ def convert_layer(b: GraphBuilder, layer: Any, inputs: list[Value], scope: str) 
     converter = CONVERTERS.get(type(layer))
     if converter is not None:
         return converter(b, layer, inputs, base)
+    if type(layer) in REFUSED:
+        raise ValueError(f"layer {base!r} of class {type(layer).__name__} cannot be exported to ONNX: "
+                         f"{REFUSED[type(layer)]}")
     from ..models.model import Model
     if isinstance(layer, Model):
         outputs = convert_model(b, layer, inputs, base + "/")

@@ -12,6 +12,12 @@ from .losses import (binary_crossentropy, categorical_crossentropy, mean_absolut
                      mean_squared_error, sparse_categorical_crossentropy)
 from .normalization import batch_norm
 from .pooling import avg_pool2d, global_avg_pool2d, global_max_pool2d, max_pool2d
+# Keras' other CNN layers' ops, each in its own file
+from .affine import affine_sample
+from .depthwise import conv2d_transpose, depthwise_conv2d
+from .elementwise import maximum
+from .resize import resize
+from .standardize import group_norm, layer_norm, standardize
 
 __all__ = [
     "conv2d", "correlate2d", "conv2d_max_pool2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "global_max_pool2d",
@@ -20,4 +26,6 @@ __all__ = [
     "get_activation",
     "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
     "mean_squared_error", "mean_absolute_error",
+    "depthwise_conv2d", "conv2d_transpose", "layer_norm", "group_norm", "standardize", "maximum", "resize",
+    "affine_sample",
 ]

@@ -12,11 +12,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import backend, initializers, registry
+from .. import backend, constraints, initializers, regularizers, registry
 from ..autograd import Parameter, Tensor, tensor
 from .deferred import current_deferral
 
 _NAME_COUNTS: dict[str, int] = defaultdict(int)
+backend._session_resets.append(_NAME_COUNTS.clear)  # keras.backend.clear_session() restarts the names
 
 Shape = tuple  # a shape whose batch entry may be None
 
@@ -85,7 +86,7 @@ class Layer:
     """
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None,
-                 input_shape: Sequence[int] | None = None, **kwargs: Any):
+                 input_shape: Sequence[int] | None = None, activity_regularizer: Any = None, **kwargs: Any):
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
@@ -99,11 +100,18 @@ class Layer:
         self.declared_input_shape = None if input_shape is None else tuple(input_shape)
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
+        # a penalty on this layer's output, added to the loss (Keras)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._activity_losses: list[Tensor] = []
 
     # ----- weights -----
     def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "glorot_uniform",
-                   trainable: bool = True) -> Parameter:
-        """Create, remember and return a weight called ``<layer name>/<name>`` (see ``deferred_weights``)."""
+                   trainable: bool = True, regularizer: Any = None, constraint: Any = None) -> Parameter:
+        """Create, remember and return a weight called ``<layer name>/<name>`` (see ``deferred_weights``).
+
+        ``regularizer(weight)`` is added to the training loss (``layer.losses``); ``constraint(array)``
+        replaces the weight after every optimizer step, as in Keras.
+        """
         shape = tuple(shape)
         init = initializers.get(initializer)  # resolved even when deferred: a bad name fails at build time
         deferral = current_deferral()
@@ -113,6 +121,8 @@ class Layer:
             value = deferral.placeholder(f"{self.name}/{name}", shape, self.dtype)
         weight = Parameter(value, name=f"{self.name}/{name}", trainable=trainable)
         weight.requires_grad = trainable and self._trainable
+        weight.regularizer = regularizers.get(regularizer)
+        weight.constraint = constraints.get(constraint)
         if deferral is not None:
             deferral.created.append((weight, init))
         self._weights.append(weight)
@@ -162,6 +172,13 @@ class Layer:
         for w, value in zip(current, arrays):  # all checked first: a bad list changes nothing
             w.data[...] = value
 
+    @property
+    def losses(self) -> list[Tensor]:
+        """The penalties this layer adds to the loss (Keras' ``layer.losses``): the activity
+        regularizer's on the last output, then each regularized weight's, as scalar Tensors."""
+        return list(self._activity_losses) + [w.regularizer(w) for w in self.weights
+                                              if getattr(w, "regularizer", None) is not None]
+
     def count_params(self) -> int:
         if not self.built:
             raise ValueError(f"layer {self.name!r} is not built yet, so its weights do not exist; "
@@ -186,7 +203,17 @@ class Layer:
         xs = [self._as_input(x) for x in (inputs if takes_list else [inputs])]
         shapes = [x.shape for x in xs]
         self._ensure_built(shapes if takes_list else shapes[0])
-        return self.call(xs if takes_list else xs[0], training=bool(training))
+        out = self.call(xs if takes_list else xs[0], training=bool(training))
+        if self.activity_regularizer is not None:
+            self._record_activity(out)
+        return out
+
+    def _record_activity(self, out: Any) -> None:
+        """Keras 3: the activity penalty of each output, divided by its batch size."""
+        self._activity_losses = []
+        for o in (out if isinstance(out, (list, tuple)) else [out]):
+            penalty = self.activity_regularizer(o)
+            self._activity_losses.append(penalty / max(o.shape[0], 1) if o.ndim else penalty)
 
     def _as_input(self, x: Any) -> Tensor:
         """A Tensor in this layer's dtype: integer images become float (Keras casts them too)."""
@@ -218,6 +245,8 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
         if self.declared_input_shape is not None:
             config["input_shape"] = list(self.declared_input_shape)
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod

@@ -7,12 +7,13 @@ from .. import functional as F
 from ..kernels.im2col import pad
 from ..autograd import Function
 from ..kernels.padding import normalize_padding, normalize_pair, output_size, resolve_pads
+from ._options import WeightOptions
 from .base import Layer, register
 from .core import _activation_name, _init_config
 
 
 @register
-class Conv2D(Layer):
+class Conv2D(WeightOptions, Layer):
     """``filters`` learned filters of ``kernel_size`` slid over NHWC input, plus a bias per filter.
 
     Z[n, i, j, r] = activation(sum_{i', j', k} x[n, s·i + d·i', s·j + d·j', k] · f[i', j', k, r] + b[r])
@@ -22,8 +23,12 @@ class Conv2D(Layer):
 
     def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1), padding: Any = "valid",
                  dilation_rate: Any = (1, 1), activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros", **kwargs: Any):
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None, kernel_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
+        self._set_weight_options(kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                                 kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
             raise ValueError(f"filters must be a positive int; got {filters!r}")
         self.filters = filters
@@ -39,8 +44,10 @@ class Conv2D(Layer):
         if len(input_shape) != 4 or input_shape[-1] is None:
             raise ValueError(f"Conv2D {self.name!r} expects input (N, H, W, C) with known C; got {input_shape}")
         self.kernel = self.add_weight("kernel", self.kernel_size + (input_shape[-1], self.filters),
-                                      self.kernel_initializer)
-        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+                                      self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
 
     def call(self, x, training=False):
         if self.activation is F.relu:  # fused: no separate activation array or pass
@@ -61,7 +68,7 @@ class Conv2D(Layer):
                 "strides": list(self.strides), "padding": padding, "dilation_rate": list(self.dilation_rate),
                 "activation": _activation_name(self.activation), "use_bias": self.use_bias,
                 "kernel_initializer": _init_config(self.kernel_initializer),
-                "bias_initializer": _init_config(self.bias_initializer)}
+                "bias_initializer": _init_config(self.bias_initializer), **self._weight_options_config()}
 
 
 class _ZeroPad(Function):

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import Tensor
+from ._options import WeightOptions
 from .base import Layer, Shape, SymbolicTensor, register
 
 
@@ -50,15 +51,19 @@ def Input(shape: Sequence[int], batch_size: int | None = None, name: str | None 
 
 
 @register
-class Dense(Layer):
+class Dense(WeightOptions, Layer):
     """The fully connected layer of the lecture's contrast: ``y = activation(x · W + b)``.
 
     Input (..., in) -> output (..., units); kernel (in, units), bias (units,).
     """
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros", **kwargs: Any):
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None, kernel_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
+        self._set_weight_options(kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                                 kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
             raise ValueError(f"units must be a positive int; got {units!r}")
         self.units = int(units)
@@ -69,8 +74,10 @@ class Dense(Layer):
     def build(self, input_shape):
         if input_shape[-1] is None:
             raise ValueError(f"Dense {self.name!r} needs a known last input axis; got shape {input_shape}")
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
-        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer) if self.use_bias else None
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
 
     def call(self, x, training=False):
         return self.activation(F.dense(x, self.kernel, self.bias))
@@ -81,7 +88,7 @@ class Dense(Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": _activation_name(self.activation),
                 "use_bias": self.use_bias, "kernel_initializer": _init_config(self.kernel_initializer),
-                "bias_initializer": _init_config(self.bias_initializer)}
+                "bias_initializer": _init_config(self.bias_initializer), **self._weight_options_config()}
 
 
 def _init_config(initializer: Any) -> Any:

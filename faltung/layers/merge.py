@@ -76,3 +76,56 @@ class Concatenate(_Merge):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+class _Elementwise(_Merge):
+    """Merge layers on inputs of one shape (Add's shape rule)."""
+
+    compute_output_shape = Add.compute_output_shape
+
+
+@register
+class Subtract(_Elementwise):
+    """``inputs[0] - inputs[1]``: exactly two inputs of one shape."""
+
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, list) and len(input_shape) != 2:
+            raise ValueError(f"Subtract {self.name!r} needs exactly 2 inputs; got {len(input_shape)}")
+        return _Elementwise.compute_output_shape(self, input_shape)
+
+    def call(self, xs, training=False):
+        return xs[0] - xs[1]
+
+
+@register
+class Multiply(_Elementwise):
+    """Elementwise product of inputs of one shape."""
+
+    def call(self, xs, training=False):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+@register
+class Average(_Elementwise):
+    """Elementwise mean of inputs of one shape."""
+
+    def call(self, xs, training=False):
+        total = xs[0]
+        for x in xs[1:]:
+            total = total + x
+        return total / float(len(xs))
+
+
+@register
+class Maximum(_Elementwise):
+    """Elementwise maximum of inputs of one shape (a tie splits the gradient in half)."""
+
+    def call(self, xs, training=False):
+        from ..functional.elementwise import maximum
+        out = xs[0]
+        for x in xs[1:]:
+            out = maximum(out, x)
+        return out

@@ -17,6 +17,7 @@ def fusable(layer: Layer, following: Layer | None) -> bool:
     (a recorder such as the feature-map pictures use) must see its layer run."""
     return (type(layer) is Conv2D and type(following) is MaxPooling2D
             and layer.activation in (F.relu, F.linear) and layer.dtype == following.dtype
+            and layer.activity_regularizer is None and following.activity_regularizer is None
             and "call" not in vars(layer) and "call" not in vars(following))
 
 

@@ -141,6 +141,13 @@ class Model(Trainer, Layer):
         trainable = {id(w) for w in self.trainable_weights}
         return [w for w in self.weights if id(w) not in trainable]
 
+    @property
+    def losses(self) -> list[Tensor]:
+        """Every penalty added to the loss, as Keras' ``model.losses``: the activity regularizers'
+        on the last call's outputs, then each regularized weight's (scalar Tensors)."""
+        activity = [p for layer in [self] + self._all_layers() for p in layer._activity_losses]
+        return activity + [w.regularizer(w) for w in self.weights if getattr(w, "regularizer", None) is not None]
+
     @Layer.trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
@@ -181,6 +188,13 @@ class Model(Trainer, Layer):
         """
         from ..export import export_model
         export_model(self, filepath, format=format, opset=opset)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON (no weights): ``models.model_from_json(text)`` rebuilds it."""
+        import json
+        from .. import __version__
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config(),
+                           "faltung_version": __version__}, **kwargs)
 
     # ----- config -----
     def get_config(self) -> dict:

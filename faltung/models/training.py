@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import backend, losses as losses_module, metrics as metrics_module, optimizers
 from ..autograd import Tensor, no_grad
-from ..callbacks import CallbackList, History
+from ..callbacks import CallbackList, History, ProgbarLogger
 from ..kernels.memory import keep_freed_memory
 from ..progress import ProgressBar
 
@@ -123,27 +123,37 @@ class Trainer:
         return [v[index] for v in x] if isinstance(x, list) else x[index]
 
     # ----- one step -----
-    def _forward_loss(self, x: Any, y: np.ndarray, training: bool) -> tuple[Tensor, Any]:
+    def _forward_loss(self, x: Any, y: np.ndarray, training: bool, sample_weight: Any = None) -> tuple[Tensor, Any]:
+        """The compiled loss (weighted per sample, Keras' sum over the batch size) plus every
+        regularization penalty of ``model.losses``, as Keras' compute_loss adds them."""
         prediction = self(x, training=training)
-        return self.loss(y, prediction), prediction
+        loss = self.loss(y, prediction, sample_weight=sample_weight)
+        for penalty in self.losses:
+            loss = loss + penalty
+        return loss, prediction
 
-    def _train_step(self, x: Any, y: np.ndarray) -> tuple[float, np.ndarray]:
+    def _train_step(self, x: Any, y: np.ndarray, sample_weight: Any = None) -> tuple[float, np.ndarray]:
         keep_freed_memory()  # once per process: reuse the step's big arrays without page faults
         weights = self.trainable_weights
         for w in weights:
             w.grad = None
-        loss, prediction = self._forward_loss(x, y, training=True)
+        loss, prediction = self._forward_loss(x, y, training=True, sample_weight=sample_weight)
         loss.backward()
         self.optimizer.apply_gradients([(w.grad, w) for w in weights if w.grad is not None])
+        for w in weights:  # Keras applies constraints right after the update
+            if getattr(w, "constraint", None) is not None:
+                w.data[...] = w.constraint(w.data)
         return float(loss.item()), prediction.data
 
-    def _test_step(self, x: Any, y: np.ndarray) -> tuple[float, np.ndarray]:
+    def _test_step(self, x: Any, y: np.ndarray, sample_weight: Any = None) -> tuple[float, np.ndarray]:
         with no_grad():
-            loss, prediction = self._forward_loss(x, y, training=False)
+            loss, prediction = self._forward_loss(x, y, training=False, sample_weight=sample_weight)
         return float(loss.item()), prediction.data
 
-    def _run_batches(self, x, y, batch_size, indices, step, callbacks, kind: str, bar: ProgressBar) -> dict:
-        """Run ``step`` over batches of ``indices``; running loss/metrics weighted by batch size (Keras)."""
+    def _run_batches(self, x, y, batch_size, indices, step, callbacks, kind: str, bar: ProgressBar,
+                     sample_weight: np.ndarray | None = None) -> dict:
+        """Run ``step`` over batches of ``indices``; running loss weighted by batch size (Keras);
+        ``sample_weight`` weighs the loss, not the metrics (Keras' ``metrics``)."""
         for m in self._metrics:
             m.reset_state()
         total, seen = 0.0, 0
@@ -152,10 +162,11 @@ class Trainer:
             idx = indices[start:start + batch_size]
             getattr(callbacks, f"on_{kind}_batch_begin")(b)
             xb, yb = self._take(x, idx), y[idx]
-            loss, prediction = step(xb, yb)
+            wb = None if sample_weight is None else sample_weight[idx]
+            loss, prediction = step(xb, yb, wb)
             total += loss * len(idx)
             seen += len(idx)
-            for m in self._metrics:
+            for m in self._metrics:  # compile()'s metrics ignore sample weights in Keras (weighted_metrics don't)
                 m.update_state(yb, prediction)
             logs = {"loss": total / seen, **{m.name: float(m.result()) for m in self._metrics}}
             getattr(callbacks, f"on_{kind}_batch_end")(b, logs)
@@ -167,11 +178,16 @@ class Trainer:
     # ----- fit / evaluate / predict -----
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: Any = "auto", callbacks: Sequence[Any] | None = None, validation_split: float = 0.0,
-            validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0) -> History:
+            validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0,
+            sample_weight: Any = None, class_weight: dict | None = None) -> History:
         """Train for ``epochs`` passes over (x, y) in shuffled mini-batches; returns a ``History``.
 
         x: (N, ...) samples (uint8 images are cast to float); y: (N,) labels or (N, ...) targets.
         ``validation_split`` holds out the last fraction of the data before shuffling, as Keras does.
+        ``sample_weight`` (N,) weighs each sample's loss (compile's metrics stay unweighted, as in
+        Keras); ``class_weight``
+        ``{class: weight}`` gives every sample its class's weight (Keras: one or the other).
+        ``validation_data`` may be (x_val, y_val) or (x_val, y_val, sample_weight_val).
         """
         self._require_compiled("fit")
         batch_size = _check_batch_size(batch_size)
@@ -183,21 +199,32 @@ class Trainer:
         x = self._prepare_x(x, warn_unscaled=True)
         n = self._length(x)
         y = self._prepare_y(y, n)
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError("fit() got both class_weight and sample_weight; give one (as Keras requires)")
+        sample_weight = _check_sample_weight(sample_weight, n)
         if validation_data is None and validation_split:
             split = int(math.floor(n * (1.0 - validation_split)))  # Keras' split point
             if split in (0, n):
                 raise ValueError(f"validation_split={validation_split} of {n} samples leaves an empty set")
-            validation_data = (self._take(x, slice(split, None)), y[split:])
+            validation_data = (self._take(x, slice(split, None)), y[split:],
+                               None if sample_weight is None else sample_weight[split:])
             x, y, n = self._take(x, slice(0, split)), y[:split], split
+            sample_weight = None if sample_weight is None else sample_weight[:split]
+        if class_weight is not None:  # the training samples only: Keras leaves validation unweighted
+            sample_weight = _class_weight_to_sample_weight(y, class_weight)
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
             vx = self._prepare_x(validation_data[0])
-            validation_data = (vx, self._prepare_y(validation_data[1], self._length(vx)))
+            vn = self._length(vx)
+            vw = _check_sample_weight(validation_data[2] if len(validation_data) == 3 else None, vn)
+            validation_data = (vx, self._prepare_y(validation_data[1], vn), vw)
         if n == 0:
             raise ValueError("fit() got no training samples")
         steps = math.ceil(n / batch_size)
         history = History()
+        # a ProgbarLogger among the callbacks draws the bar itself (Keras never shows two)
+        bar_verbose = 0 if any(isinstance(cb, ProgbarLogger) for cb in callbacks or []) else verbose
         cbs = CallbackList(list(callbacks or []) + [history], model=self,
                            params={"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training = False
@@ -206,10 +233,11 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             order = backend.rng().permutation(n) if shuffle else np.arange(n)
-            bar = ProgressBar(steps, verbose, title=f"Epoch {epoch + 1}/{epochs}")
-            logs = self._run_batches(x, y, batch_size, order, self._train_step, cbs, "train", bar)
+            bar = ProgressBar(steps, bar_verbose, title=f"Epoch {epoch + 1}/{epochs}")
+            logs = self._run_batches(x, y, batch_size, order, self._train_step, cbs, "train", bar, sample_weight)
             if validation_data is not None:
-                val = self._evaluate_logs(*validation_data, batch_size, CallbackList([]), ProgressBar(0, 0))
+                vx, vy, vw = validation_data
+                val = self._evaluate_logs(vx, vy, batch_size, CallbackList([]), ProgressBar(0, 0), vw)
                 logs.update({f"val_{k}": v for k, v in val.items()})
             cbs.on_epoch_end(epoch, logs)
             bar.close(logs)
@@ -218,24 +246,26 @@ class Trainer:
         cbs.on_train_end(logs)
         return history
 
-    def _evaluate_logs(self, x, y, batch_size, callbacks, bar) -> dict:
+    def _evaluate_logs(self, x, y, batch_size, callbacks, bar, sample_weight=None) -> dict:
         return self._run_batches(x, y, batch_size, np.arange(self._length(x)), self._test_step, callbacks,
-                                 "test", bar)
+                                 "test", bar, sample_weight)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
-                 callbacks: Sequence[Any] | None = None, return_dict: bool = False) -> Any:
-        """Loss and metrics on (x, y): ``[loss, metric, ...]``, a float without metrics, or a dict."""
+                 sample_weight: Any = None, callbacks: Sequence[Any] | None = None, return_dict: bool = False) -> Any:
+        """Loss and metrics on (x, y): ``[loss, metric, ...]``, a float without metrics, or a dict.
+        ``sample_weight`` (N,) weighs each sample's loss, as in ``fit``."""
         self._require_compiled("evaluate")
         batch_size = _check_batch_size(batch_size)
         x = self._prepare_x(x)
         y = self._prepare_y(y, self._length(x))
+        sample_weight = _check_sample_weight(sample_weight, self._length(x))
         if self._length(x) == 0:
             raise ValueError("evaluate() got no samples: the loss and metrics of an empty set are undefined")
         steps = math.ceil(self._length(x) / batch_size)
         cbs = CallbackList(callbacks, model=self, params={"steps": steps})
         bar = ProgressBar(steps, 1 if verbose == "auto" else verbose)
         cbs.on_test_begin()
-        logs = self._evaluate_logs(x, y, batch_size, cbs, bar)
+        logs = self._evaluate_logs(x, y, batch_size, cbs, bar, sample_weight)
         cbs.on_test_end(logs)
         bar.close(logs)
         return _result(logs, self.metrics_names, return_dict)
@@ -265,26 +295,62 @@ class Trainer:
             return [np.concatenate(parts) for parts in zip(*outputs)]
         return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(self.output_shape[1:]), self.dtype)
 
-    def train_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:
+    def predict_on_batch(self, x: Any) -> Any:
+        """The model's outputs for one batch x, in inference mode: an ndarray (a list for several outputs)."""
+        self._check_usable("predict_on_batch")
+        with no_grad():
+            out = self(self._prepare_x(x), training=False)
+        return [o.data for o in out] if isinstance(out, list) else out.data
+
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Any:
         """One gradient step on one batch; returns the loss (and metrics) on that batch."""
         self._require_compiled("train_on_batch")
-        return self._one_batch(x, y, self._train_step, return_dict)
+        return self._one_batch(x, y, self._train_step, return_dict, sample_weight)
 
-    def test_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:
+    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Any:
         """Loss (and metrics) on one batch, without updating anything."""
         self._require_compiled("test_on_batch")
-        return self._one_batch(x, y, self._test_step, return_dict)
+        return self._one_batch(x, y, self._test_step, return_dict, sample_weight)
 
-    def _one_batch(self, x, y, step, return_dict):
+    def _one_batch(self, x, y, step, return_dict, sample_weight=None):
         x = self._prepare_x(x, warn_unscaled=step == self._train_step)
         y = self._prepare_y(y, self._length(x))
+        sample_weight = _check_sample_weight(sample_weight, self._length(x))
         for m in self._metrics:
             m.reset_state()
-        loss, prediction = step(x, y)
+        loss, prediction = step(x, y, sample_weight)
         for m in self._metrics:
             m.update_state(y, prediction)
         logs = {"loss": loss, **{m.name: float(m.result()) for m in self._metrics}}
         return _result(logs, self.metrics_names, return_dict)
+
+
+def _check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
+    """None, or (N,) finite non-negative weights as float64 (Keras takes per-sample weights)."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(getattr(sample_weight, "data", sample_weight))
+    if w.dtype.kind not in "fiub" or w.ndim != 1 or len(w) != n:
+        raise ValueError(f"sample_weight must be {n} numbers, one per sample, shape ({n},); "
+                         f"got shape {w.shape}, dtype {w.dtype}")
+    if not np.all(np.isfinite(w)) or (w.size and w.min() < 0):
+        raise ValueError("sample_weight must hold finite values >= 0")
+    return w.astype(np.float64)
+
+
+def _class_weight_to_sample_weight(y: np.ndarray, class_weight: Any) -> np.ndarray:
+    """Keras' rule: each sample weighs its class's entry (1 for classes not listed); the class is the
+    label, or the argmax of one-hot rows."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict {{class index: weight}}; got {class_weight!r}")
+    labels = y
+    if labels.ndim > 1:
+        labels = labels.argmax(axis=-1) if labels.shape[-1] != 1 else labels[..., 0]
+    labels = np.round(labels).astype(np.int64).reshape(len(y))
+    weights = np.ones(len(y), dtype=np.float64)
+    for cls, weight in class_weight.items():
+        weights[labels == int(cls)] = float(weight)
+    return weights
 
 
 def _check_batch_size(batch_size: Any) -> int:
