@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import backend, losses as losses_module, metrics as metrics_module, optimizers
+from .. import backend, distributed, losses as losses_module, metrics as metrics_module, optimizers
 from ..autograd import Tensor, no_grad
 from ..callbacks import CallbackList, History
 from ..kernels.memory import keep_freed_memory
@@ -133,8 +133,12 @@ class Trainer:
         for w in weights:
             w.grad = None
         loss, prediction = self._forward_loss(x, y, training=True)
-        loss.backward()
-        self.optimizer.apply_gradients([(w.grad, w) for w in weights if w.grad is not None])
+        shard = distributed.current_shard()  # this rank's part of the global batch, in a data-parallel fit
+        # The loss is the mean over this rank's shard: weighted by the shard's share of the global
+        # batch, the ranks' gradients sum to the global batch's mean gradient.
+        loss.backward(None if shard is None else shard.share)
+        grads = [(w.grad, w) for w in weights if w.grad is not None]
+        self.optimizer.apply_gradients(grads if shard is None else shard.sum_gradients(grads))
         return float(loss.item()), prediction.data
 
     def _test_step(self, x: Any, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -143,21 +147,27 @@ class Trainer:
         return float(loss.item()), prediction.data
 
     def _run_batches(self, x, y, batch_size, indices, step, callbacks, kind: str, bar: ProgressBar) -> dict:
-        """Run ``step`` over batches of ``indices``; running loss/metrics weighted by batch size (Keras)."""
+        """Run ``step`` over batches of ``indices``; running loss/metrics weighted by batch size (Keras).
+
+        Data-parallel (``faltung.distributed``), each rank steps through its shard of every batch,
+        and the logs are those of the whole batches.
+        """
+        parallel = distributed.strategy()
         for m in self._metrics:
             m.reset_state()
         total, seen = 0.0, 0
         logs: dict = {}
         for b, start in enumerate(range(0, len(indices), batch_size)):
-            idx = indices[start:start + batch_size]
             getattr(callbacks, f"on_{kind}_batch_begin")(b)
-            xb, yb = self._take(x, idx), y[idx]
-            loss, prediction = step(xb, yb)
-            total += loss * len(idx)
-            seen += len(idx)
-            for m in self._metrics:
-                m.update_state(yb, prediction)
-            logs = {"loss": total / seen, **{m.name: float(m.result()) for m in self._metrics}}
+            with parallel.shard(indices[start:start + batch_size]) as (idx, size):
+                xb, yb = self._take(x, idx), y[idx]
+                loss, prediction = step(xb, yb)
+            total += loss * size
+            seen += size
+            if size:  # else this rank computed a placeholder sample, which counts for nothing
+                for m in self._metrics:
+                    m.update_state(yb, prediction)
+            logs = parallel.logs(total, seen, self._metrics)
             getattr(callbacks, f"on_{kind}_batch_end")(b, logs)
             bar.update(b + 1, logs)
             if kind == "train" and self.stop_training:
@@ -198,13 +208,18 @@ class Trainer:
             raise ValueError("fit() got no training samples")
         steps = math.ceil(n / batch_size)
         history = History()
-        cbs = CallbackList(list(callbacks or []) + [history], model=self,
-                           params={"epochs": epochs, "steps": steps, "verbose": verbose})
+        parallel = distributed.strategy()
+        cbs = parallel.callbacks(CallbackList(list(callbacks or []) + [history], model=self,
+                                              params={"epochs": epochs, "steps": steps, "verbose": verbose}), self)
+        verbose = parallel.verbose(verbose)
         self.stop_training = False
+        parallel.begin(self, f"fit on {n} samples in batches of {batch_size} for epochs {initial_epoch}..{epochs}",
+                       fit=True)
         cbs.on_train_begin()
         logs: dict = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
+            parallel.share_random_state()
             order = backend.rng().permutation(n) if shuffle else np.arange(n)
             bar = ProgressBar(steps, verbose, title=f"Epoch {epoch + 1}/{epochs}")
             logs = self._run_batches(x, y, batch_size, order, self._train_step, cbs, "train", bar)
@@ -232,8 +247,10 @@ class Trainer:
         if self._length(x) == 0:
             raise ValueError("evaluate() got no samples: the loss and metrics of an empty set are undefined")
         steps = math.ceil(self._length(x) / batch_size)
-        cbs = CallbackList(callbacks, model=self, params={"steps": steps})
-        bar = ProgressBar(steps, 1 if verbose == "auto" else verbose)
+        parallel = distributed.strategy()
+        cbs = parallel.callbacks(CallbackList(callbacks, model=self, params={"steps": steps}), self)
+        bar = ProgressBar(steps, parallel.verbose(1 if verbose == "auto" else verbose))
+        parallel.begin(self, f"evaluate on {self._length(x)} samples in batches of {batch_size}")
         cbs.on_test_begin()
         logs = self._evaluate_logs(x, y, batch_size, cbs, bar)
         cbs.on_test_end(logs)
@@ -248,22 +265,27 @@ class Trainer:
         x = self._prepare_x(x)
         n = self._length(x)
         steps = math.ceil(n / batch_size)
-        cbs = CallbackList(callbacks, model=self, params={"steps": steps})
-        bar = ProgressBar(steps, 1 if verbose == "auto" else verbose)
+        parallel = distributed.strategy()
+        cbs = parallel.callbacks(CallbackList(callbacks, model=self, params={"steps": steps}), self)
+        bar = ProgressBar(steps, parallel.verbose(1 if verbose == "auto" else verbose))
+        parallel.begin(self, f"predict on {n} samples in batches of {batch_size}")
         cbs.on_predict_begin()
         outputs = []
         with no_grad():
             for b, start in enumerate(range(0, n, batch_size)):
                 cbs.on_predict_batch_begin(b)
-                out = self(self._take(x, slice(start, start + batch_size)), training=False)
-                outputs.append([o.data for o in out] if isinstance(out, list) else out.data)
+                with parallel.shard(slice(start, min(start + batch_size, n))) as (part, size):
+                    out = self(self._take(x, part), training=False)
+                outputs.append([o.data[:size] for o in out] if isinstance(out, list) else out.data[:size])
                 cbs.on_predict_batch_end(b, {"outputs": outputs[-1]})
                 bar.update(b + 1)
         cbs.on_predict_end()
         bar.close({})
         if outputs and isinstance(outputs[0], list):
-            return [np.concatenate(parts) for parts in zip(*outputs)]
-        return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(self.output_shape[1:]), self.dtype)
+            return [parallel.concatenate(parts, n, batch_size) for parts in zip(*outputs)]
+        if outputs:
+            return parallel.concatenate(outputs, n, batch_size)
+        return np.zeros((0,) + tuple(self.output_shape[1:]), self.dtype)
 
     def train_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:
         """One gradient step on one batch; returns the loss (and metrics) on that batch."""
