@@ -10,7 +10,7 @@ Keras' module layout, for what faltung supports: ``faltung.layers``, ``faltung.m
 """
 __version__ = "0.1.0"
 
-from . import callbacks, initializers, layers, losses, metrics, models, optimizers, utils  # noqa: E402
+from . import callbacks, distributed, initializers, layers, losses, metrics, models, optimizers, utils  # noqa: E402
 from .autograd import Parameter, Tensor, no_grad  # noqa: E402
 from .backend import set_seed  # noqa: E402
 from .functional.conv import correlate2d  # noqa: E402
@@ -19,4 +19,4 @@ from .models import Model, Sequential, load_model  # noqa: E402
 
 __all__ = ["Tensor", "Parameter", "no_grad", "correlate2d", "set_seed", "Input", "Model", "Sequential",
            "load_model", "layers", "models", "optimizers", "losses", "metrics", "callbacks", "initializers",
-           "utils", "__version__"]
+           "utils", "distributed", "__version__"]

@@ -154,7 +154,7 @@ def _restore_rng(path: str, state) -> None:
         raise ValueError(f"{path}: the recorded random generator state is invalid ({err})") from None
 
 
-def _share_work(args) -> int | None:
+def _join_or_start_job(args) -> int | None:
     """Under mpiexec: join its job (rank 0 alone prints). With ``--workers N``: start that job with this
     command and return its exit status. Else None: train in this process."""
     if args.hostfile and not args.workers:
@@ -175,7 +175,7 @@ def _share_work(args) -> int | None:
 def run(args) -> int:
     from .. import callbacks, models, optimizers, zoo
 
-    status = _share_work(args)
+    status = _join_or_start_job(args)
     if status is not None:
         return status
     model = None

@@ -19,6 +19,8 @@ import sys
 import time
 from typing import Any, Callable, Iterator
 
+__all__ = ["init", "rank", "size", "is_primary", "barrier", "local"]  # the rest serves faltung's own modules
+
 _comm: Any = None            # faltung's own communicator (a duplicate of COMM_WORLD) once init() ran
 _data_parallel: Any = None   # the DataParallel strategy, when init() found more than one rank
 _local = 0                   # depth of local() blocks: inside one, this process works alone

@@ -309,6 +309,6 @@ def _from_primary(comm: Any, error: BaseException | None) -> BaseException:
             payload = pickle.dumps(RuntimeError(f"{type(error).__name__}: {error}"))
         comm.bcast(payload, root=0)
         return error
-    copy_ = pickle.loads(comm.bcast(None, root=0))
-    copy_.faltung_rank = 0
-    return copy_
+    replica = pickle.loads(comm.bcast(None, root=0))
+    replica.faltung_rank = 0
+    return replica

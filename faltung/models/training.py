@@ -175,6 +175,14 @@ class Trainer:
         return logs
 
     # ----- fit / evaluate / predict -----
+    def _data_parallel(self, callbacks, params: dict, what: str, fit: bool = False):
+        """The strategy that shares this call's work between ranks (``faltung.distributed``; in one
+        process it changes nothing) after it has set every rank up alike, and the callbacks as it runs
+        them. ``what`` names the work, so that ranks given different work fail instead of hanging."""
+        parallel = distributed.strategy()
+        parallel.begin(self, what, fit=fit)
+        return parallel, parallel.callbacks(CallbackList(callbacks, model=self, params=params), self)
+
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: Any = "auto", callbacks: Sequence[Any] | None = None, validation_split: float = 0.0,
             validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0) -> History:
@@ -208,13 +216,12 @@ class Trainer:
             raise ValueError("fit() got no training samples")
         steps = math.ceil(n / batch_size)
         history = History()
-        parallel = distributed.strategy()
-        cbs = parallel.callbacks(CallbackList(list(callbacks or []) + [history], model=self,
-                                              params={"epochs": epochs, "steps": steps, "verbose": verbose}), self)
-        verbose = parallel.verbose(verbose)
         self.stop_training = False
-        parallel.begin(self, f"fit on {n} samples in batches of {batch_size} for epochs {initial_epoch}..{epochs}",
-                       fit=True)
+        parallel, cbs = self._data_parallel(list(callbacks or []) + [history],
+                                            {"epochs": epochs, "steps": steps, "verbose": verbose},
+                                            f"fit on {n} samples in batches of {batch_size}, "
+                                            f"epochs {initial_epoch}..{epochs}", fit=True)
+        verbose = parallel.verbose(verbose)
         cbs.on_train_begin()
         logs: dict = {}
         for epoch in range(initial_epoch, epochs):
@@ -247,10 +254,9 @@ class Trainer:
         if self._length(x) == 0:
             raise ValueError("evaluate() got no samples: the loss and metrics of an empty set are undefined")
         steps = math.ceil(self._length(x) / batch_size)
-        parallel = distributed.strategy()
-        cbs = parallel.callbacks(CallbackList(callbacks, model=self, params={"steps": steps}), self)
+        parallel, cbs = self._data_parallel(callbacks, {"steps": steps},
+                                            f"evaluate on {self._length(x)} samples in batches of {batch_size}")
         bar = ProgressBar(steps, parallel.verbose(1 if verbose == "auto" else verbose))
-        parallel.begin(self, f"evaluate on {self._length(x)} samples in batches of {batch_size}")
         cbs.on_test_begin()
         logs = self._evaluate_logs(x, y, batch_size, cbs, bar)
         cbs.on_test_end(logs)
@@ -265,10 +271,9 @@ class Trainer:
         x = self._prepare_x(x)
         n = self._length(x)
         steps = math.ceil(n / batch_size)
-        parallel = distributed.strategy()
-        cbs = parallel.callbacks(CallbackList(callbacks, model=self, params={"steps": steps}), self)
+        parallel, cbs = self._data_parallel(callbacks, {"steps": steps},
+                                            f"predict on {n} samples in batches of {batch_size}")
         bar = ProgressBar(steps, parallel.verbose(1 if verbose == "auto" else verbose))
-        parallel.begin(self, f"predict on {n} samples in batches of {batch_size}")
         cbs.on_predict_begin()
         outputs = []
         with no_grad():
