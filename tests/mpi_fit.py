@@ -31,7 +31,8 @@ epochs_seen = []
 # 189 training samples in batches of 47: the last batch has one sample, so one of two ranks has none
 history = model.fit(x, y, batch_size=47, epochs=2, validation_split=0.1, verbose=0,
                     callbacks=[callbacks.CSVLogger(os.path.join(out, f"log-{rank}.csv")),
-                               callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs_seen.append(epoch))])
+                               callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs_seen.append(epoch)),
+                               callbacks.LearningRateScheduler(lambda epoch, lr: lr)])  # adds the rate to the logs
 evaluated = model.evaluate(x_test, y_test, batch_size=16, verbose=0)
 predicted = model.predict(x_test, batch_size=20, verbose=0)  # 61 = 3 x 20 + 1
 model.save(os.path.join(out, f"model-{rank}.faltung"))

@@ -117,7 +117,9 @@ def test_two_ranks_equal_one_process_with_batch_norm_dropout_and_augmentation(tm
     ranks = [json.loads((two / f"rank-{r}.json").read_text()) for r in (0, 1)]
     assert reference["size"] == 1 and ranks[0]["size"] == 2
     assert ranks[0]["digest"] == ranks[1]["digest"]  # the ranks hold the very same weights
+    assert "learning_rate" in reference["history"]  # a callback's addition to the logs, on every rank too
     for ours in ranks:
+        assert ours["history"].keys() == reference["history"].keys()
         for key, values in reference["history"].items():  # losses and metrics of the whole batches
             np.testing.assert_allclose(ours["history"][key], values, rtol=1e-5)
         np.testing.assert_allclose(ours["evaluate"], reference["evaluate"], rtol=1e-5)

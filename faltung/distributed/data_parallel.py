@@ -115,8 +115,7 @@ class DataParallel:
     """Training on every rank of ``comm`` at once; rank 0 runs the callbacks and shows progress.
 
     ``seconds`` adds up the time spent in the gradients' Allreduce and in the small collectives
-    (losses, metrics, callbacks' effects, batch norm), and ``steps`` counts training steps, for
-    ``benchmarks/distributed.py``.
+    (losses, metrics, callbacks' effects, batch norm), for ``benchmarks/distributed.py``.
     """
 
     def __init__(self, comm: Any):
@@ -125,15 +124,18 @@ class DataParallel:
         self.comm, self.rank, self.size = comm, comm.rank, comm.size
         self._buffer: np.ndarray | None = None  # the flat gradient buffer, reused step after step
         self.seconds = {"gradients": 0.0, "small": 0.0}
-        self.steps = 0
 
     # ----- before the first batch -----
     def begin(self, model: Any, what: str, fit: bool = False) -> None:
         """Check that every rank runs the same loop (else the collectives would wait forever), then
         give every rank rank 0's weights and, for ``fit``, its optimizer state and random generator.
 
-        ``what`` describes the loop, e.g. "fit on 400 samples in batches of 32 for 3 epochs".
+        ``what`` describes the loop, e.g. "evaluate on 400 samples in batches of 32".
         """
+        if not model.built:
+            raise ValueError(f"model {model.name!r} is not built: data-parallel, its weights must exist before the "
+                             "first batch, so that rank 0's reach every rank; give it an Input, or call "
+                             "model.build(input_shape) or model(x[:1]) first")
         what = f"{what} with a model of {model.count_params()} parameters"
         seen = self.comm.allgather(what)
         if len(set(seen)) > 1:
@@ -198,7 +200,6 @@ class DataParallel:
         began = time.perf_counter()
         self.comm.Allreduce(self._in_place, self._buffer, op=self._sum)
         self.seconds["gradients"] += time.perf_counter() - began
-        self.steps += 1
         return [(view, v) for view, (_, v) in zip(views, grads)]
 
     def sum_small(self, values: np.ndarray) -> np.ndarray:
@@ -263,8 +264,9 @@ class PrimaryCallbacks:
 
     After each hook rank 0 sends ``model.stop_training``, the learning rate and whether the hook
     raised; every rank then stops, sets the rate, or raises a copy of rank 0's exception, so all
-    ranks leave ``fit`` at the same batch. After ``on_train_end`` rank 0's weights are sent (e.g.
-    the best ones EarlyStopping restored). ``History`` runs on every rank: fit returns it everywhere.
+    ranks leave ``fit`` at the same batch. After ``on_epoch_end`` rank 0's logs are sent (callbacks
+    add to them, e.g. the learning rate), after ``on_train_end`` its weights (e.g. the best ones
+    EarlyStopping restored). ``History`` runs on every rank, so fit returns the same one everywhere.
     """
 
     def __init__(self, strategy: DataParallel, callbacks: CallbackList, model: Any):
@@ -278,13 +280,18 @@ class PrimaryCallbacks:
 
         def call(*args: Any, **kwargs: Any) -> None:
             error = None
-            try:
-                run(*args, **kwargs)
-            except BaseException as err:  # noqa: BLE001 - every rank must learn of it, Ctrl-C included
-                if not self.primary:
-                    raise
-                error = err
+            if self.primary:
+                try:
+                    run(*args, **kwargs)
+                except BaseException as err:  # noqa: BLE001 - every rank must learn of it, Ctrl-C included
+                    error = err
             self._share(error)
+            logs = kwargs.get("logs", args[-1] if args and isinstance(args[-1], dict) else None)
+            if hook == "on_epoch_end" and logs is not None:
+                primary_logs = self.strategy.comm.bcast(logs if self.primary else None, root=0)
+                logs.update(primary_logs)
+            if not self.primary:
+                run(*args, **kwargs)
             if hook == "on_train_end":
                 self.strategy.broadcast_weights(self.model)
         return call
@@ -292,7 +299,8 @@ class PrimaryCallbacks:
     def _share(self, error: BaseException | None) -> None:
         model, optimizer = self.model, getattr(self.model, "optimizer", None)
         rate = float(optimizer.learning_rate) if optimizer is not None else math.nan
-        state = self.strategy.broadcast_small(np.array([error is not None, model.stop_training, rate], dtype=np.float64))
+        state = np.array([error is not None, model.stop_training, rate], dtype=np.float64)
+        self.strategy.broadcast_small(state)
         if state[0]:
             raise _from_primary(self.strategy.comm, error)
         model.stop_training = bool(state[1])
