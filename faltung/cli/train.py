@@ -160,7 +160,10 @@ def _join_or_start_job(args) -> int | None:
     if args.hostfile and not args.workers:
         raise ValueError("--hostfile needs --workers N: how many processes to start on its machines")
     if launch.under_mpi():
-        distributed.init()
+        try:
+            distributed.init()
+        except ImportError as err:  # a missing extra is a one-line error, like any other of the command
+            raise RuntimeError(str(err)) from None
         if args.workers not in (None, distributed.size()):
             raise ValueError(f"--workers {args.workers} asks for {args.workers} processes, but mpiexec started "
                              f"{distributed.size()}; give one or the other")

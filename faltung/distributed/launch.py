@@ -5,6 +5,7 @@ arguments; each rank sees that ``mpiexec`` started it and joins the job (``init(
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -65,6 +66,8 @@ def run_workers(workers: int, argv: Sequence[str], hostfile: str | None = None) 
     Ctrl-C reaches mpiexec too (same process group), which passes it on to every rank: they
     stop at the same batch and rank 0 saves the checkpoint. This process just waits for them.
     """
+    if importlib.util.find_spec("mpi4py") is None:  # say so once, not once per rank
+        raise RuntimeError("--workers needs mpi4py: pip install 'faltung[mpi]'")
     command = mpiexec_command(workers, argv, hostfile)
     previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
     try:
