@@ -71,6 +71,58 @@ def test_before_init_a_process_is_a_job_of_one():
     assert distributed.current_shard() is None
 
 
+def test_local_makes_a_rank_work_alone(monkeypatch):
+    from faltung.distributed.data_parallel import SINGLE_PROCESS
+    job = object()  # stands for the DataParallel strategy of a job of several ranks
+    monkeypatch.setattr(distributed, "_data_parallel", job)
+    assert distributed.strategy() is job
+    with distributed.local():
+        with distributed.local():
+            assert distributed.strategy() is SINGLE_PROCESS
+        assert distributed.strategy() is SINGLE_PROCESS
+    assert distributed.strategy() is job
+
+
+class Collective:
+    """Stands for the other rank of a job of two: its contribution is added to every sum."""
+
+    def __init__(self, other=None):
+        self.other, self.sent = other, None
+
+    def sum_small(self, values):
+        self.sent = values.copy()
+        return values if self.other is None else values + self.other
+
+
+def test_shards_split_a_batch_and_a_rank_without_samples_computes_a_placeholder():
+    from faltung.distributed.data_parallel import Shard
+    shard = Shard(None, 3, 7, total=13)
+    assert (shard.size, shard.first_row, shard.rows, shard.share) == (4, 3, 4, 4 / 13)
+    assert shard.count(4 * 25) == 13 * 25  # 25 values per sample and channel, over the global batch
+    empty = Shard(None, 0, 0, total=1)  # a last batch of one sample, and this rank got none of it
+    assert (empty.size, empty.first_row, empty.rows, empty.share) == (0, 0, 1, 0.0)
+    with distributed.working_on(shard):
+        drawn = distributed.draw_per_sample(lambda n: np.arange(n * 2).reshape(n, 2), 4)
+        assert drawn.tolist() == np.arange(26).reshape(13, 2)[3:7].tolist()  # the global batch's rows 3..6
+        assert distributed.draw_per_sample(lambda n: np.zeros(n), 5).shape == (5,)  # not the batch: as asked
+    assert distributed.current_shard() is None
+
+
+def test_batch_norm_moments_of_two_shards_are_those_of_the_whole_batch():
+    from faltung.distributed.data_parallel import Shard
+    batch = np.random.default_rng(0).normal(3.0, 2.0, (9, 5, 5, 4)).astype(np.float32)
+    axes = (0, 1, 2)
+    second = Collective()
+    Shard(second, 4, 9, total=9).moments(batch[4:], axes)  # what the other rank sends
+    mean, var = Shard(Collective(second.sent), 0, 4, total=9).moments(batch[:4], axes)
+    np.testing.assert_allclose(mean, batch.mean(axis=axes), rtol=1e-6)
+    np.testing.assert_allclose(var, batch.var(axis=axes), rtol=1e-5)
+    # a placeholder sample contributes nothing: one rank's shard is the whole batch
+    placeholder = Collective()
+    Shard(placeholder, 0, 0, total=9).moments(batch[:1], axes)
+    assert not placeholder.sent.any()
+
+
 def test_the_launchers_are_recognised_by_their_variables():
     assert not launch.under_mpi({"PATH": "/bin"})
     assert launch.under_mpi({"PMI_RANK": "0", "PMI_SIZE": "2"})        # MPICH's Hydra
