@@ -13,7 +13,7 @@ gives ``tf.keras.layers``, and ``import faltung as keras`` gives ``keras.dataset
 """
 __version__ = "0.1.0"
 
-from . import callbacks, initializers, layers, losses, metrics, models, optimizers, utils  # noqa: E402
+from . import callbacks, distributed, initializers, layers, losses, metrics, models, optimizers, utils  # noqa: E402
 from .autograd import Parameter, Tensor, no_grad  # noqa: E402
 from .backend import set_seed  # noqa: E402
 from .functional.conv import correlate2d  # noqa: E402
@@ -22,7 +22,7 @@ from .models import Model, Sequential, load_model  # noqa: E402
 
 __all__ = ["Tensor", "Parameter", "no_grad", "correlate2d", "set_seed", "Input", "Model", "Sequential",
            "load_model", "layers", "models", "optimizers", "losses", "metrics", "callbacks", "initializers",
-           "utils", "__version__", "keras", "datasets", "saving", "activations", "regularizers", "constraints"]
+           "utils", "distributed", "__version__", "keras", "datasets", "saving", "activations", "regularizers", "constraints"]
 
 # Loaded on first use (PEP 562): Keras' other namespaces, and nothing heavy at `import faltung`.
 _LAZY = ("keras", "datasets", "saving", "activations", "regularizers", "constraints", "viz", "export")

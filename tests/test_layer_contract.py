@@ -70,7 +70,8 @@ NOT_LAYERS_OF_THEIR_OWN = {
 
 
 def test_every_registered_layer_has_cases():
-    missing = sorted(set(registered_layers()) - NOT_LAYERS_OF_THEIR_OWN - set(CASES))
+    own = {name for name, cls in registered_layers().items() if cls.__module__.startswith("faltung.")}
+    missing = sorted(own - NOT_LAYERS_OF_THEIR_OWN - set(CASES))  # other tests register layers of their own
     assert not missing, f"add test cases for {missing}"
 
 

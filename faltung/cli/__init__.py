@@ -1,7 +1,8 @@
 """The ``faltung`` command: train, evaluate, predict and summarise CNNs from the shell.
 
 Exit codes: 0 success, 1 a runtime error (one line, no traceback unless ``--debug``),
-2 a usage error, 130 interrupted.
+2 a usage error, 130 interrupted. Under ``mpiexec``, an error or Ctrl-C on one rank that
+escapes ends every rank of the job (``faltung.distributed.abort``).
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from .. import __version__
+from .. import __version__, distributed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,10 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what `faltung train --workers N` runs again
     try:
         return args.run(args) or 0
     except KeyboardInterrupt:
-        print("faltung: interrupted", file=sys.stderr)
+        print(f"faltung{_where()}: interrupted", file=sys.stderr)
+        distributed.abort(130)
         return 130
     # ImportError: an optional extra is missing; MemoryError: a last resort (sizes are bounded up front)
     except (ValueError, TypeError, OSError, RuntimeError, KeyError, ImportError, MemoryError) as err:
@@ -42,5 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"out of memory: {err}" if str(err) else "out of memory"
         else:
             message = str(err)
-        print(f"faltung: error: {message}", file=sys.stderr)
+        print(f"faltung{_where()}: error: {message}", file=sys.stderr)
+        distributed.abort(1)  # the other ranks may be waiting for this one: end them too
         return 1
+
+
+def _where() -> str:
+    """' (rank 1 of 4)' in a data-parallel job, else nothing."""
+    return f" (rank {distributed.rank()} of {distributed.size()})" if distributed.size() > 1 else ""

@@ -1,6 +1,7 @@
 """``faltung train``: train a CNN on a dataset, evaluate it on the test split, save it.
 
 Ctrl-C stops after the current batch and saves a checkpoint that ``--resume`` continues.
+Under ``mpiexec`` (or with ``--workers N``) it trains data-parallel; see ``faltung.distributed``.
 """
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import signal
 import sys
 import time
 
-from .. import backend
+from .. import backend, distributed
 from ..callbacks import Callback
+from ..distributed import launch
 from .arguments import MAX_BATCH_SIZE, MAX_IMAGE_SIZE, IntRange, fraction, positive_int, usage_error
 from .data import DATASETS, dataset_name, load
 from .paths import check_output_file
@@ -58,6 +60,11 @@ def add_commands(commands) -> None:
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="progress display (default: 1)")
     p.add_argument("--report", default=None, metavar="DIR", type=report_dir,
                    help="also write pictures of the trained model and an index.html into DIR (needs matplotlib)")
+    p.add_argument("--workers", type=positive_int, metavar="N",
+                   help="train data-parallel in N processes: starts mpiexec -n N with this command (needs "
+                        "faltung[mpi]); --batch-size stays the global batch. Under mpiexec it is not needed")
+    p.add_argument("--hostfile", metavar="FILE",
+                   help="with --workers: the machines to start the processes on, passed to mpiexec -hostfile")
     p.set_defaults(run=run, setting_types={a.dest: a.type for a in p._actions if a.dest in SETTINGS})
 
 
@@ -159,9 +166,33 @@ def _restore_rng(path: str, state) -> None:
         raise ValueError(f"{path}: the recorded random generator state is invalid ({err})") from None
 
 
+def _join_or_start_job(args) -> int | None:
+    """Under mpiexec: join its job (rank 0 alone prints). With ``--workers N``: start that job with this
+    command and return its exit status. Else None: train in this process."""
+    if args.hostfile and not args.workers:
+        raise ValueError("--hostfile needs --workers N: how many processes to start on its machines")
+    if launch.under_mpi():
+        try:
+            distributed.init()
+        except ImportError as err:  # a missing extra is a one-line error, like any other of the command
+            raise RuntimeError(str(err)) from None
+        if args.workers not in (None, distributed.size()):
+            raise ValueError(f"--workers {args.workers} asks for {args.workers} processes, but mpiexec started "
+                             f"{distributed.size()}; give one or the other")
+        if not distributed.is_primary():
+            sys.stdout = open(os.devnull, "w")  # one progress display and one result line: rank 0's
+        return None
+    if args.workers and (args.workers > 1 or args.hostfile):
+        return launch.run_workers(args.workers, args.argv, args.hostfile)
+    return None
+
+
 def run(args) -> int:
     from .. import callbacks, models, zoo
 
+    status = _join_or_start_job(args)
+    if status is not None:
+        return status
     model = None
     if args.resume:
         model = models.load_model(args.resume)
@@ -201,7 +232,8 @@ def run(args) -> int:
         if resume_point.interrupted:  # a second Ctrl-C stops at once
             raise KeyboardInterrupt
         resume_point.interrupted = True
-        print("\nfaltung: stopping after this batch (Ctrl-C again to abort)", file=sys.stderr)
+        if distributed.is_primary():  # mpiexec passes Ctrl-C to every rank: say it once
+            print("\nfaltung: stopping after this batch (Ctrl-C again to abort)", file=sys.stderr)
 
     previous = signal.signal(signal.SIGINT, stop_softly)
     began = time.perf_counter()
@@ -211,6 +243,7 @@ def run(args) -> int:
                       initial_epoch=start_epoch, validation_split=args.validation_split, verbose=args.verbose,
                       callbacks=[resume_point, csv_logger])
         except Interrupted:
+            resume_point.interrupted = True  # data-parallel: every rank stops here, with or without its own Ctrl-C
             resume_point.rewind()
             csv_logger.on_train_end()  # the CSV holds the complete epochs only
         seconds = time.perf_counter() - began
@@ -226,9 +259,10 @@ def run(args) -> int:
         print(f"interrupted after the last epoch: the trained model is saved to {out} (not evaluated)")
         return 130
     loss, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=max(args.batch_size, 256), verbose=0)
-    if args.report:
+    if args.report and distributed.is_primary():
         from .report import write_training_report
-        print(f"report: {write_training_report(args, model, data, history_csv, out, loss, accuracy, seconds)}")
+        with distributed.local():  # the pictures' predictions: rank 0 alone
+            print(f"report: {write_training_report(args, model, data, history_csv, out, loss, accuracy, seconds)}")
     print(f"test accuracy {accuracy:.4f} - test loss {loss:.4f} - {seconds:.1f} s training "
           f"({done - start_epoch} {_epochs(done - start_epoch)}) - saved {out} and {history_csv}")
     return 0

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, distributed
 from ..autograd import Function, Tensor
 from ._checks import float_tensor, same_dtype
 
@@ -43,7 +43,8 @@ def dropout(x: Any, rate: float, training: bool = False, rng: np.random.Generato
         raise ValueError(f"rate must be a number in [0, 1); got {rate!r}")
     if not training or rate == 0:
         return x
-    keep = (rng or backend.rng()).random(x.shape) >= rate
+    draw = (rng or backend.rng()).random
+    keep = distributed.draw_per_sample(lambda n: draw((n,) + x.shape[1:]), x.shape[0]) >= rate
     return x * (keep * x.dtype.type(1.0 / (1.0 - rate))).astype(x.dtype)
 
 

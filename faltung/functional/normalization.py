@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import distributed
 from ..autograd import Function, Tensor
 from ._checks import float_tensor
 
@@ -13,12 +14,14 @@ class BatchNorm(Function):
     """y = γ·(x - μ)/√(σ² + ε) + β with per-channel μ, σ² over every axis but the last.
 
     Training uses the batch's μ and (biased) σ², so their dependence on x enters
-    the gradient; inference uses the given moving statistics, constants.
+    the gradient; inference uses the given moving statistics, constants. In a
+    data-parallel step (``shard``) the batch is the global one: its sums span every rank.
     """
 
-    def forward(self, x, gamma, beta, mean, var, epsilon, training):
+    def forward(self, x, gamma, beta, mean, var, epsilon, training, shard=None):
         self.axes = tuple(range(x.ndim - 1))
-        self.count = x.size // x.shape[-1]
+        self.shard = shard
+        self.count = x.size // x.shape[-1] if shard is None else shard.count(x.size // x.shape[-1])
         self.training, self.gamma = training, gamma
         self.inv_std = (1.0 / np.sqrt(var + epsilon)).astype(x.dtype)
         self.x_hat = (x - mean) * self.inv_std
@@ -33,8 +36,12 @@ class BatchNorm(Function):
             dx_hat = g if self.gamma is None else g * self.gamma
             if self.training:
                 m = dx_hat.dtype.type(self.count)
-                dx = (self.inv_std / m) * (m * dx_hat - dx_hat.sum(axis=self.axes)
-                                           - self.x_hat * (dx_hat * self.x_hat).sum(axis=self.axes))
+                sums = dx_hat.sum(axis=self.axes), (dx_hat * self.x_hat).sum(axis=self.axes)
+                if self.shard is not None:  # sums over the global batch
+                    sums = self.shard.sum(np.stack(sums)).astype(dx_hat.dtype)
+                dx = (self.inv_std / m) * (m * dx_hat - sums[0] - self.x_hat * sums[1])
+                if self.shard is not None and not self.shard.size:
+                    dx[...] = 0  # a placeholder sample: the global sums must not flow back through it
             else:
                 dx = dx_hat * self.inv_std
         return dx, dgamma, dbeta
@@ -63,9 +70,11 @@ def batch_norm(x: Any, gamma: Any = None, beta: Any = None, moving_mean: np.ndar
     if not 0 <= momentum <= 1:
         raise ValueError(f"momentum must be in [0, 1]; got {momentum!r}")
     data = x.data
+    shard = distributed.current_shard() if training else None
     if training:
         axes = tuple(range(data.ndim - 1))
-        mean, var = data.mean(axis=axes), data.var(axis=axes)
+        # data-parallel: the global batch's statistics, as one process would compute them
+        mean, var = (data.mean(axis=axes), data.var(axis=axes)) if shard is None else shard.moments(data, axes)
         if moving_mean is not None:
             moving_mean *= momentum
             moving_mean += (1 - momentum) * mean
@@ -77,4 +86,4 @@ def batch_norm(x: Any, gamma: Any = None, beta: Any = None, moving_mean: np.ndar
             raise ValueError("inference (training=False) needs moving_mean and moving_variance")
         mean = np.asarray(moving_mean, dtype=data.dtype)
         var = np.asarray(moving_variance, dtype=data.dtype)
-    return BatchNorm.apply(x, gamma, beta, mean=mean, var=var, epsilon=epsilon, training=training)
+    return BatchNorm.apply(x, gamma, beta, mean=mean, var=var, epsilon=epsilon, training=training, shard=shard)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, distributed
 from .base import Layer, register
 
 FILL_MODES = ("reflect", "wrap", "nearest", "constant")
@@ -21,6 +21,10 @@ class _RandomLayer(Layer):
     @property
     def rng(self) -> np.random.Generator:
         return self._rng or backend.rng()
+
+    def draw(self, method: str, *args: Any, n: int) -> np.ndarray:
+        """``rng.<method>(*args, n)``: one value per sample of the batch (data-parallel: of the global batch's)."""
+        return distributed.draw_per_sample(lambda k: getattr(self.rng, method)(*args, k), n)
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
@@ -51,10 +55,10 @@ class RandomFlip(_RandomLayer):
         rows = np.broadcast_to(np.arange(h)[None, :, None], (n, h, w))
         cols = np.broadcast_to(np.arange(w)[None, None, :], (n, h, w))
         if "horizontal" in self.mode:
-            flip = self.rng.random(n) < 0.5
+            flip = self.draw("random", n=n) < 0.5
             cols = np.where(flip[:, None, None], w - 1 - cols, cols)
         if "vertical" in self.mode:
-            flip = self.rng.random(n) < 0.5
+            flip = self.draw("random", n=n) < 0.5
             rows = np.where(flip[:, None, None], h - 1 - rows, rows)
         return x[np.arange(n)[:, None, None], rows, cols]
 
@@ -110,8 +114,8 @@ class RandomTranslation(_RandomLayer):
             return x
         n, h, w, _ = x.shape
         (hl, hh), (wl, wh) = self._ranges
-        dy = np.round(self.rng.uniform(hl, hh, n) * h).astype(int)
-        dx = np.round(self.rng.uniform(wl, wh, n) * w).astype(int)
+        dy = np.round(self.draw("uniform", hl, hh, n=n) * h).astype(int)
+        dx = np.round(self.draw("uniform", wl, wh, n=n) * w).astype(int)
         rows, out_r = _fill_index(np.arange(h)[None, :] - dy[:, None], h, self.fill_mode)
         cols, out_c = _fill_index(np.arange(w)[None, :] - dx[:, None], w, self.fill_mode)
         y = x[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
@@ -152,8 +156,8 @@ class RandomCrop(_RandomLayer):
         n, h, w, _ = x.shape
         self.build(x.shape)
         if training:
-            top = self.rng.integers(0, h - self.height + 1, n)
-            left = self.rng.integers(0, w - self.width + 1, n)
+            top = self.draw("integers", 0, h - self.height + 1, n=n)
+            left = self.draw("integers", 0, w - self.width + 1, n=n)
         else:
             top = np.full(n, (h - self.height) // 2)
             left = np.full(n, (w - self.width) // 2)

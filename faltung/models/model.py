@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import distributed
 from ..autograd import Parameter, Tensor, no_grad
 from ..layers.base import Layer, SymbolicTensor, get_layer_class, register, unique_name
 from ..layers.core import InputLayer
@@ -165,13 +166,18 @@ class Model(Trainer, Layer):
         print_summary(self, print_fn)
 
     # ----- files -----
+    # Data-parallel (faltung.distributed), every rank holds the same model and only rank 0 writes files.
     def save(self, filepath, include_optimizer: bool = True) -> None:
         """Save architecture, weights and optimizer state to one zip file (atomically)."""
+        if not distributed.is_primary():
+            return
         from ..io import save_model
         save_model(self, filepath, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath) -> None:
         """Save only the weights, in ``model.weights`` order."""
+        if not distributed.is_primary():
+            return
         from ..io import save_weights
         save_weights(self, filepath)
 
@@ -186,6 +192,8 @@ class Model(Trainer, Layer):
         The ONNX file takes and returns what ``predict`` does: NHWC float32 input with a dynamic batch
         axis, inputs and outputs named after their layers. ``opset`` defaults to 17. Needs ``onnx``.
         """
+        if not distributed.is_primary():
+            return
         from ..export import export_model
         export_model(self, filepath, format=format, opset=opset)
 

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import backend, losses as losses_module, metrics as metrics_module, optimizers
+from .. import backend, distributed, losses as losses_module, metrics as metrics_module, optimizers
 from ..autograd import Tensor, no_grad
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..kernels.memory import keep_freed_memory
@@ -138,8 +138,12 @@ class Trainer:
         for w in weights:
             w.grad = None
         loss, prediction = self._forward_loss(x, y, training=True, sample_weight=sample_weight)
-        loss.backward()
-        self.optimizer.apply_gradients([(w.grad, w) for w in weights if w.grad is not None])
+        shard = distributed.current_shard()  # this rank's part of the global batch, in a data-parallel fit
+        # The loss is the mean over this rank's shard: weighted by the shard's share of the global
+        # batch, the ranks' gradients sum to the global batch's mean gradient.
+        loss.backward(None if shard is None else shard.share)
+        grads = [(w.grad, w) for w in weights if w.grad is not None]
+        self.optimizer.apply_gradients(grads if shard is None else shard.sum_gradients(grads))
         for w in weights:  # Keras applies constraints right after the update
             if getattr(w, "constraint", None) is not None:
                 w.data[...] = w.constraint(w.data)
@@ -153,22 +157,28 @@ class Trainer:
     def _run_batches(self, x, y, batch_size, indices, step, callbacks, kind: str, bar: ProgressBar,
                      sample_weight: np.ndarray | None = None) -> dict:
         """Run ``step`` over batches of ``indices``; running loss weighted by batch size (Keras);
-        ``sample_weight`` weighs the loss, not the metrics (Keras' ``metrics``)."""
+        ``sample_weight`` weighs the loss, not the metrics (Keras' ``metrics``).
+
+        Data-parallel (``faltung.distributed``), each rank steps through its shard of every batch,
+        and the logs are those of the whole batches.
+        """
+        parallel = distributed.strategy()
         for m in self._metrics:
             m.reset_state()
         total, seen = 0.0, 0
         logs: dict = {}
         for b, start in enumerate(range(0, len(indices), batch_size)):
-            idx = indices[start:start + batch_size]
             getattr(callbacks, f"on_{kind}_batch_begin")(b)
-            xb, yb = self._take(x, idx), y[idx]
-            wb = None if sample_weight is None else sample_weight[idx]
-            loss, prediction = step(xb, yb, wb)
-            total += loss * len(idx)
-            seen += len(idx)
-            for m in self._metrics:  # compile()'s metrics ignore sample weights in Keras (weighted_metrics don't)
-                m.update_state(yb, prediction)
-            logs = {"loss": total / seen, **{m.name: float(m.result()) for m in self._metrics}}
+            with parallel.shard(indices[start:start + batch_size]) as (idx, size):
+                xb, yb = self._take(x, idx), y[idx]
+                wb = None if sample_weight is None else sample_weight[idx]
+                loss, prediction = step(xb, yb, wb)
+            total += loss * size
+            seen += size
+            if size:  # else this rank computed a placeholder sample, which counts for nothing
+                for m in self._metrics:  # compile()'s metrics ignore sample weights in Keras
+                    m.update_state(yb, prediction)
+            logs = parallel.logs(total, seen, self._metrics)
             getattr(callbacks, f"on_{kind}_batch_end")(b, logs)
             bar.update(b + 1, logs)
             if kind == "train" and self.stop_training:
@@ -176,6 +186,14 @@ class Trainer:
         return logs
 
     # ----- fit / evaluate / predict -----
+    def _data_parallel(self, callbacks, params: dict, what: str, fit: bool = False):
+        """The strategy that shares this call's work between ranks (``faltung.distributed``; in one
+        process it changes nothing) after it has set every rank up alike, and the callbacks as it runs
+        them. ``what`` names the work, so that ranks given different work fail instead of hanging."""
+        parallel = distributed.strategy()
+        parallel.begin(self, what, fit=fit)
+        return parallel, parallel.callbacks(CallbackList(callbacks, model=self, params=params), self)
+
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: Any = "auto", callbacks: Sequence[Any] | None = None, validation_split: float = 0.0,
             validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0,
@@ -223,15 +241,19 @@ class Trainer:
             raise ValueError("fit() got no training samples")
         steps = math.ceil(n / batch_size)
         history = History()
+        self.stop_training = False
+        parallel, cbs = self._data_parallel(list(callbacks or []) + [history],
+                                            {"epochs": epochs, "steps": steps, "verbose": verbose},
+                                            f"fit on {n} samples in batches of {batch_size}, "
+                                            f"epochs {initial_epoch}..{epochs}", fit=True)
+        verbose = parallel.verbose(verbose)
         # a ProgbarLogger among the callbacks draws the bar itself (Keras never shows two)
         bar_verbose = 0 if any(isinstance(cb, ProgbarLogger) for cb in callbacks or []) else verbose
-        cbs = CallbackList(list(callbacks or []) + [history], model=self,
-                           params={"epochs": epochs, "steps": steps, "verbose": verbose})
-        self.stop_training = False
         cbs.on_train_begin()
         logs: dict = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
+            parallel.share_random_state()
             order = backend.rng().permutation(n) if shuffle else np.arange(n)
             bar = ProgressBar(steps, bar_verbose, title=f"Epoch {epoch + 1}/{epochs}")
             logs = self._run_batches(x, y, batch_size, order, self._train_step, cbs, "train", bar, sample_weight)
@@ -262,8 +284,9 @@ class Trainer:
         if self._length(x) == 0:
             raise ValueError("evaluate() got no samples: the loss and metrics of an empty set are undefined")
         steps = math.ceil(self._length(x) / batch_size)
-        cbs = CallbackList(callbacks, model=self, params={"steps": steps})
-        bar = ProgressBar(steps, 1 if verbose == "auto" else verbose)
+        parallel, cbs = self._data_parallel(callbacks, {"steps": steps},
+                                            f"evaluate on {self._length(x)} samples in batches of {batch_size}")
+        bar = ProgressBar(steps, parallel.verbose(1 if verbose == "auto" else verbose))
         cbs.on_test_begin()
         logs = self._evaluate_logs(x, y, batch_size, cbs, bar, sample_weight)
         cbs.on_test_end(logs)
@@ -278,22 +301,26 @@ class Trainer:
         x = self._prepare_x(x)
         n = self._length(x)
         steps = math.ceil(n / batch_size)
-        cbs = CallbackList(callbacks, model=self, params={"steps": steps})
-        bar = ProgressBar(steps, 1 if verbose == "auto" else verbose)
+        parallel, cbs = self._data_parallel(callbacks, {"steps": steps},
+                                            f"predict on {n} samples in batches of {batch_size}")
+        bar = ProgressBar(steps, parallel.verbose(1 if verbose == "auto" else verbose))
         cbs.on_predict_begin()
         outputs = []
         with no_grad():
             for b, start in enumerate(range(0, n, batch_size)):
                 cbs.on_predict_batch_begin(b)
-                out = self(self._take(x, slice(start, start + batch_size)), training=False)
-                outputs.append([o.data for o in out] if isinstance(out, list) else out.data)
+                with parallel.shard(slice(start, min(start + batch_size, n))) as (part, size):
+                    out = self(self._take(x, part), training=False)
+                outputs.append([o.data[:size] for o in out] if isinstance(out, list) else out.data[:size])
                 cbs.on_predict_batch_end(b, {"outputs": outputs[-1]})
                 bar.update(b + 1)
         cbs.on_predict_end()
         bar.close({})
         if outputs and isinstance(outputs[0], list):
-            return [np.concatenate(parts) for parts in zip(*outputs)]
-        return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(self.output_shape[1:]), self.dtype)
+            return [parallel.concatenate(parts, n, batch_size) for parts in zip(*outputs)]
+        if outputs:
+            return parallel.concatenate(outputs, n, batch_size)
+        return np.zeros((0,) + tuple(self.output_shape[1:]), self.dtype)
 
     def predict_on_batch(self, x: Any) -> Any:
         """The model's outputs for one batch x, in inference mode: an ndarray (a list for several outputs)."""
