@@ -11,6 +11,7 @@ Keras' module layout, for what faltung supports: ``faltung.layers``, ``faltung.m
 __version__ = "0.1.0"
 
 from . import callbacks, initializers, layers, losses, metrics, models, optimizers, utils  # noqa: E402
+from . import explain  # noqa: E402  (after models: it reads their graphs)
 from .autograd import Parameter, Tensor, no_grad  # noqa: E402
 from .backend import set_seed  # noqa: E402
 from .functional.conv import correlate2d  # noqa: E402
