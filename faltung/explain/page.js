@@ -105,13 +105,19 @@
     if (asGrid) {
       var grid = el("div", { cls: "grid", style: { gridTemplateColumns: "repeat(" + W + ", " + px + "px)",
                                                    gridAutoRows: px + "px" } });
-      var numbers = px >= 22 && H <= 16 && W <= 16;
+      var numbers = px >= 22 && H <= 16 && W <= 16, longest = 1;
+      if (numbers) for (var a0 = 0; a0 < h; a0++) for (var b0 = 0; b0 < w; b0++) {
+        var v0 = opts.get(a0, b0);
+        if (v0 !== undefined) longest = Math.max(longest, fmt(v0, 3).length);
+      }
+      var fontPx = Math.min(15, Math.floor(px / (0.62 * longest + 0.5)));  // the longest number fits its cell
+      if (fontPx < 8) numbers = false;                                      // ... or no number is written
       for (var a = 0; a < H; a++) for (var b = 0; b < W; b++) {
         var i = a - pads[0][0], j = b - pads[1][0];
         if (i < 0 || j < 0 || i >= h || j >= w) { grid.appendChild(el("div", { cls: "pad", text: numbers ? "0" : "" })); continue; }
         var v = opts.get(i, j), col = v === undefined ? [236, 239, 243] : opts.scale(v);
         var cell = el("div", { cls: opts.hook ? "cell" : "value", text: numbers && v !== undefined ? fmt(v, 3) : "",
-                               style: { background: css(col), color: inkOn(col) } });
+                               style: { background: css(col), color: inkOn(col), fontSize: fontPx + "px" } });
         if (opts.hook) {
           cell.setAttribute("data-layer", opts.hook.layer);
           cell.setAttribute("data-i", String(opts.hook.vector ? 0 : i));
@@ -336,12 +342,14 @@
       (n < s[0] ? " (the first " + n + " drawn)" : "") + ", row by row, " + cols + " per row" })]);
   }
 
-  function inputFigure(parent, k, pads, px, caption) {
+  // input channel k (with its zero padding); `beside` (a filter slice) is drawn to its right
+  function inputFigure(parent, k, pads, px, caption, beside) {
     var s = parent.shape;
     var wrap = detailMap({ h: s[0], w: s[1], pads: pads, px: px, scale: layerScale(parent), label: "x",
                            get: function (i, j) { return mapValue(parent, i, j, k); } });
     var partial = el("div", { cls: "partial" });
-    return { wrap: wrap, k: k, partial: partial, node: el("figure", {}, [wrap, el("figcaption", { text: caption }), partial]) };
+    var top = beside ? el("div", { cls: "pair" }, [wrap, beside]) : wrap;
+    return { wrap: wrap, k: k, partial: partial, node: el("figure", {}, [top, el("figcaption", { text: caption }), partial]) };
   }
 
   function kernelGrid(cv, k, r, scale) {
@@ -374,19 +382,21 @@
     if (picker) body.appendChild(picker);
     var nfig = Math.min(cv.k_in, MAX_FIGURES), s = parent.shape;
     var side = Math.max(s[0] + cv.pads[0][0] + cv.pads[0][1], s[1] + cv.pads[1][0] + cv.pads[1][1]);
-    var px = cellPx(side, nfig > 1 ? room * 0.55 : room, 2, 34);
+    var px = cellPx(side, nfig > 4 ? room * 0.4 : nfig > 1 ? room * 0.55 : room, 2, 34);
     var inputs = el("div", { cls: "inputs" }), kscale = kernelScale(cv);
     for (var k = 0; k < nfig; k++) {
-      var fig = inputFigure(parent, k, cv.pads, px, "x[:, :, " + k + "]  and  f[:, :, " + k + ", " + r + "]");
-      fig.node.insertBefore(kernelGrid(cv, k, r, kscale), fig.node.children[1]);
+      var fig = inputFigure(parent, k, cv.pads, px, "x[:, :, " + k + "] (padding hatched)  ·  filter f[:, :, " + k + ", " + r + "]",
+                            kernelGrid(cv, k, r, kscale));
       views.inputs.push(fig);
       inputs.appendChild(fig.node);
     }
-    body.appendChild(el("h3", { text: "Input channels with the filter slice each one meets" +
+    // the output first, next to the formula it explains; then what it sums over
+    body.appendChild(el("h3", { text: "Output channel " + r + " (hover a cell) = Σ over the input channels below + bias b[" + r + "] = " +
+      (cv.use_bias ? fmt(cv.bias[r], 6) : "0 (no bias)") + ", then " + entry.activation }));
+    body.appendChild(outputCells(ex, entry, Math.min(room, 320)));
+    body.appendChild(el("h3", { text: "Input channels x[:, :, k] with the filter slice f[:, :, k, " + r + "] each one meets" +
       (cv.c_in > nfig ? " (the first " + nfig + " of " + cv.c_in + " drawn)" : "") }));
     body.appendChild(inputs);
-    body.appendChild(el("h3", { text: "Bias b[" + r + "] = " + (cv.use_bias ? fmt(cv.bias[r], 6) : "0 (no bias)") + ", then " + entry.activation }));
-    body.appendChild(outputCells(ex, entry, room));
   }
 
   function kernelScale(cv) {

@@ -12,9 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
-import tempfile
 import time
 from importlib import resources
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..autograd import Tensor, no_grad
+from ..io import atomic_write
 from .cells import activation_name, explain_cell, kind_of, scale_and_shift, window_tables
 from .grad_cam import class_of, grad_cam_of, input_gradient_of, last_conv
 from .graph import Node, Trace, pre_activation
@@ -243,17 +242,9 @@ def write_page(path: Any, examples: list[dict], title: str, subtitle: str = "") 
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{folder} is a file; the page needs a folder (it writes {folder}/index.html)")
     folder.mkdir(parents=True, exist_ok=True)
-    text = render(examples, title, subtitle)
+    data = render(examples, title, subtitle).encode("utf-8")
     target = folder / "index.html"
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".index-", suffix=".html")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    atomic_write(target, lambda f: f.write(data))
     return target
 
 
