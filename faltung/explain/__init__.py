@@ -8,17 +8,11 @@ input gradients, and a self-contained HTML page that shows them all (``faltung e
 >>> [t.product for t in c.terms], c.value      # 1·1 + (-1)·4 + 2·(-2) + (-3)·7 = -28
 ([1.0, -4.0, -4.0, -21.0], -28.0)
 """
+from . import lecture
 from .cells import Cell, Term, cell, explain_cell
 from .grad_cam import grad_cam, input_gradient
 from .graph import Trace, trace
+from .page import explain_lecture, explain_model, write_page
 
 __all__ = ["cell", "grad_cam", "input_gradient", "trace", "explain_cell", "Trace", "Cell", "Term", "write_page",
-           "explain_model", "explain_lecture"]
-
-
-def __getattr__(name):
-    # the page writer reads its template files only when a page is written
-    if name in ("write_page", "explain_model", "explain_lecture"):
-        from . import page
-        return getattr(page, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+           "explain_model", "explain_lecture", "lecture"]
