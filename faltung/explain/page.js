@@ -353,7 +353,7 @@
   }
 
   function kernelGrid(cv, k, r, scale) {
-    var ks = cv.kernel_size, px = cellPx(Math.max(ks[0], ks[1]), 150, 6, 34);
+    var ks = cv.kernel_size, px = cellPx(Math.max(ks[0], ks[1]), 150, 6, 46);
     return detailMap({ h: ks[0], w: ks[1], px: px, scale: scale, label: "f",
                        get: function (a, b) { return kernelValue(cv, a, b, k, r); } });
   }
@@ -382,21 +382,23 @@
     if (picker) body.appendChild(picker);
     var nfig = Math.min(cv.k_in, MAX_FIGURES), s = parent.shape;
     var side = Math.max(s[0] + cv.pads[0][0] + cv.pads[0][1], s[1] + cv.pads[1][0] + cv.pads[1][1]);
-    var px = cellPx(side, nfig > 4 ? room * 0.4 : nfig > 1 ? room * 0.55 : room, 2, 34);
+    // one small input (the lecture's) gets cells big enough for its numbers
+    var px = cellPx(side, nfig > 4 ? room * 0.4 : nfig > 1 ? room * 0.55 : side <= 16 ? room * 0.9 : room * 0.75, 2, 34);
     var inputs = el("div", { cls: "inputs" }), kscale = kernelScale(cv);
     for (var k = 0; k < nfig; k++) {
-      var fig = inputFigure(parent, k, cv.pads, px, "x[:, :, " + k + "] (padding hatched)  ·  filter f[:, :, " + k + ", " + r + "]",
+      var padded = cv.pads[0][0] + cv.pads[0][1] + cv.pads[1][0] + cv.pads[1][1] > 0;
+      var fig = inputFigure(parent, k, cv.pads, px, "x[:, :, " + k + "]" + (padded ? " (zero padding hatched)" : "") +
+                            "  ·  filter f[:, :, " + k + ", " + r + "]",
                             kernelGrid(cv, k, r, kscale));
       views.inputs.push(fig);
       inputs.appendChild(fig.node);
     }
-    // the output first, next to the formula it explains; then what it sums over
-    body.appendChild(el("h3", { text: "Output channel " + r + " (hover a cell) = Σ over the input channels below + bias b[" + r + "] = " +
-      (cv.use_bias ? fmt(cv.bias[r], 6) : "0 (no bias)") + ", then " + entry.activation }));
-    body.appendChild(outputCells(ex, entry, Math.min(room, 320)));
-    body.appendChild(el("h3", { text: "Input channels x[:, :, k] with the filter slice f[:, :, k, " + r + "] each one meets" +
-      (cv.c_in > nfig ? " (the first " + nfig + " of " + cv.c_in + " drawn)" : "") }));
-    body.appendChild(inputs);
+    // the output first, under the formula it explains; beside it (or below) what it sums over
+    body.appendChild(el("h3", { text: "Output channel " + r + " (hover a cell) = Σ over the input channels x[:, :, k] of their window · the filter " +
+      "slice f[:, :, k, " + r + "], + bias b[" + r + "] = " + (cv.use_bias ? fmt(cv.bias[r], 6) : "0 (no bias)") + ", then " + entry.activation +
+      (cv.c_in > nfig ? " (the first " + nfig + " of " + cv.c_in + " input channels drawn)" : "") }));
+    var output = outputCells(ex, entry, Math.min(room, side <= 16 ? 260 : 300));
+    body.appendChild(el("div", { cls: "flow" }, [output, el("span", { cls: "op", text: "=" }), inputs]));
   }
 
   function kernelScale(cv) {
