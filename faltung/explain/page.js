@@ -257,7 +257,8 @@
         el("figcaption", { text: "input gradient |∂y/∂x| (max over channels)" })]));
     }
     sal.items.forEach(function (item) {
-      var b = el("button", { text: names[item.class] + (item.class === sal.chosen ? " (chosen)" : "") });
+      var mark = item.class === ex.prediction.predicted ? " (predicted)" : item.class === sal.chosen ? " (chosen)" : "";
+      var b = el("button", { text: names[item.class] + mark });
       b.item = item;
       b.addEventListener("click", function () { show(item); });
       buttons.appendChild(b);
