@@ -96,7 +96,8 @@ def test_conv_cells_sum_to_the_models_value(g):
             assert t.padded == outside
             assert t.input == (0.0 if outside else float(x[row, col, k]))
             # the tap's offset in the window gives the weight it meets: s·i + d·i' - pad = row
-            di, dj = (row - g["strides"][0] * i + top) / g["dilation"][0], (col - g["strides"][1] * j + left) / g["dilation"][1]
+            di = (row - g["strides"][0] * i + top) / g["dilation"][0]
+            dj = (col - g["strides"][1] * j + left) / g["dilation"][1]
             assert di == int(di) and dj == int(dj)
             assert t.weight == float(conv.kernel.data[int(di), int(dj), k, r])
     if top or left:  # the first window starts in the padding
@@ -322,8 +323,9 @@ def test_grad_cam_differentiates_the_logit_through_relu_and_pooling():
         shown += cam.max() > 0
     assert shown >= 1  # at least one class whose map is not all zeros
 
-    with_softmax = models.Sequential([layers.Input((8, 8, 1), dtype="float64")] + [
-        type(l).from_config(l.get_config()) for l in stack[:-1]] + [layers.Dense(3, activation="softmax", dtype="float64")])
+    copies = [type(layer).from_config(layer.get_config()) for layer in stack[:-1]]
+    with_softmax = models.Sequential([layers.Input((8, 8, 1), dtype="float64"), *copies,
+                                      layers.Dense(3, activation="softmax", dtype="float64")])
     with_softmax.set_weights(net.get_weights())
     assert np.allclose(explain.grad_cam(with_softmax, image, 1), explain.grad_cam(net, image, 1), atol=1e-12)
     assert np.allclose(explain.input_gradient(with_softmax, image, 2), explain.input_gradient(net, image, 2),
@@ -393,7 +395,8 @@ def test_page_stays_bounded_for_big_layers(tmp_path):
 
 
 def test_explain_model_checks_its_arguments(tmp_path):
-    net = sequential(layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(3, activation="softmax"), input_shape=(5, 5, 1))
+    net = sequential(layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(3, activation="softmax"),
+                     input_shape=(5, 5, 1))
     with pytest.raises(ValueError, match="class_names has 2 names; the model has 3 outputs"):
         viz.explain(net, random_image((5, 5, 1)), tmp_path / "a", class_names=["x", "y"])
     with pytest.raises(ValueError, match="max_maps must be a positive int"):
@@ -417,7 +420,8 @@ def test_cli_writes_the_page(shapes_model, tmp_path, capsys):
     out = tmp_path / "explained"
     assert main(["explain", str(shapes_model), "--index", "3", "--out", str(out), "--class", "cross"]) == 0
     line = capsys.readouterr().out.strip()
-    assert re.fullmatch(rf"wrote {re.escape(str(out / 'index.html'))} \(\d+ KiB in [\d.]+ s\); open it in a browser", line)
+    wrote = re.escape(str(out / "index.html"))
+    assert re.fullmatch(rf"wrote {wrote} \(\d+ KiB in [\d.]+ s\); open it in a browser", line)
     text, data = page_data(out / "index.html")
     (example,) = data["examples"]
     assert "test image 3 of shapes (true class:" in example["title"]
@@ -454,7 +458,7 @@ def _browser(tmp_path):
     """Headless Chromium driven by selenium, with every network request refused (a page that needs
     the network fails visibly), logging the console and every request it makes."""
     webdriver = pytest.importorskip("selenium.webdriver")
-    chromium = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
     driver = shutil.which("chromedriver")
     if chromium is None or driver is None:
         pytest.skip("headless Chromium and chromedriver are not installed (Debian: apt-get install chromium "

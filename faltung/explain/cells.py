@@ -217,7 +217,8 @@ def _pool(tr, node, x, pos, common) -> Cell:
 def _dense(tr, node, x, pos, common) -> Cell:
     layer = node.layer
     if x.ndim != 1:
-        raise ValueError(f"cell formulas for Dense layers need a vector input; layer {node.key!r} reads shape {x.shape}")
+        raise ValueError(f"cell formulas for Dense layers need a vector input; layer {node.key!r} reads shape "
+                         f"{x.shape}")
     (u,) = pos
     weights = layer.kernel.data[:, u].astype(np.float64)
     products = x * weights

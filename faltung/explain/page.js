@@ -193,7 +193,8 @@
     var row = el("div", { cls: "layer", attrs: { "data-key": entry.key } });
     var head = el("div", { cls: "layer-head" }, [
       el("span", { cls: "name", text: entry.kind === "input" ? "input" : entry.key }),
-      el("span", { cls: "cls", text: entry.class + (entry.activation !== "linear" && entry.kind !== "activation" ? " · " + entry.activation : "") }),
+      el("span", { cls: "cls", text: entry.class +
+        (entry.activation !== "linear" && entry.kind !== "activation" ? " · " + entry.activation : "") }),
       el("span", { cls: "shape", text: "output " + shapeText(entry.shape) }),
       el("span", { cls: "params", text: big(entry.params) + " parameters" })]);
     row.appendChild(head);
@@ -374,7 +375,8 @@
 
   function convDetail(ex, entry, room) {
     var cv = entry.conv, parent = ex.byKey[entry.parents[0]], r = state.channel, ks = cv.kernel_size;
-    para("z[i,j,r] = Σ_{i',j',k} x[s·i + d·i' − p, s·j + d·j' − p, k] · f[i',j',k,r] + b[r]   (the lecture's convolutional layer)", "formula-rule");
+    para("z[i,j,r] = Σ_{i',j',k} x[s·i + d·i' − p, s·j + d·j' − p, k] · f[i',j',k,r] + b[r]   " +
+         "(the lecture's convolutional layer)", "formula-rule");
     para("kernel " + ks[0] + "×" + ks[1] + ", stride s = " + cv.strides.join("×") + ", dilation d = " + cv.dilation.join("×") +
          ", padding '" + cv.padding + "' (zeros: top " + cv.pads[0][0] + ", bottom " + cv.pads[0][1] + ", left " + cv.pads[1][0] +
          ", right " + cv.pads[1][1] + "), activation " + entry.activation + "; input " + parent.key + " " + shapeText(parent.shape));
@@ -434,7 +436,8 @@
 
   function denseDetail(ex, entry, room) {
     var d = entry.dense, parent = ex.byKey[entry.parents[0]];
-    para("z[u] = Σ_k x[k] · W[k,u] + b[u], then " + entry.activation + (entry.softmax ? ": p[u] = exp(z[u]) / Σ_j exp(z[j])" : ""), "formula-rule");
+    para("z[u] = Σ_k x[k] · W[k,u] + b[u], then " + entry.activation +
+         (entry.softmax ? ": p[u] = exp(z[u]) / Σ_j exp(z[j])" : ""), "formula-rule");
     para("input " + parent.key + " " + shapeText(parent.shape) + ": " + big(d.n_in) + " values, each unit one weight per input");
     body.appendChild(el("h3", { text: "Units (hover one; the table lists its largest terms x·w)" }));
     body.appendChild(outputCells(ex, entry, room));
@@ -448,7 +451,8 @@
   function otherDetail(ex, entry, room) {
     var parent = entry.parents.length ? ex.byKey[entry.parents[0]] : null;
     var rules = {
-      scale: entry.class === "Rescaling" ? "z = x·a + b with a = scale, b = offset" : "z = x·a + b per channel, a = γ/√(var + ε), b = β − mean·a (inference mode)",
+      scale: entry.class === "Rescaling" ? "z = x·a + b with a = scale, b = offset"
+                                         : "z = x·a + b per channel, a = γ/√(var + ε), b = β − mean·a (inference mode)",
       activation: "z = " + entry.activation + "(x), value by value",
       copy: entry.class === "Dropout" ? "z = x: Dropout passes every value through at inference" : "z = x in a new shape (channels-last order)",
       sum: "z = the sum of the inputs, value by value",
@@ -471,7 +475,9 @@
   }
 
   // ----- formulas -----
-  function lhs(entry, i, j, c) { return (entry.kind === "input" ? "x" : "z") + (entry.shape.length === 3 ? "[" + i + "," + j + "," + c + "]" : "[" + c + "]"); }
+  function lhs(entry, i, j, c) {
+    return (entry.kind === "input" ? "x" : "z") + (entry.shape.length === 3 ? "[" + i + "," + j + "," + c + "]" : "[" + c + "]");
+  }
   function valueAt(entry, i, j, c) { return entry.shape.length === 3 ? mapValue(entry, i, j, c) : mapValue(entry, 0, 0, c); }
   function activated(entry, pre, value, text) {  // the sum, then the activation: the text ends with the value
     if (entry.activation === "linear") return text + " = " + fmt(value, 6);
@@ -563,7 +569,8 @@
     var box = views.table;
     if (!box) return;
     box.textContent = "";
-    var table = el("table", { cls: "terms" }, [el("tr", {}, ["k", "x[k]", "W[k,u]", "x·w"].map(function (t) { return el("th", { text: t }); }))]);
+    var heads = ["k", "x[k]", "W[k,u]", "x·w"].map(function (t) { return el("th", { text: t }); });
+    var table = el("table", { cls: "terms" }, [el("tr", {}, heads)]);
     unit.top.forEach(function (t) {
       table.appendChild(el("tr", {}, [el("td", { text: String(t[0]) }), el("td", { text: fmt(t[1]) }), el("td", { text: fmt(t[2]) }),
         el("td", { cls: t[3] >= 0 ? "pos" : "neg", text: fmt(t[3]) })]));
@@ -576,12 +583,14 @@
   function otherFormula(ex, entry, i, j, c) {
     var value = valueAt(entry, i, j, c), head = lhs(entry, i, j, c), parent = entry.parents.length ? ex.byKey[entry.parents[0]] : null;
     if (entry.kind === "scale" && parent) {
-      var x = valueAt(parent, i, j, c), sc = entry.scale, k = entry.shape.length === 3 ? c : c;
-      if (x !== undefined && k < sc.a.length) return head + " = x·a + b = " + par(x) + "·" + par(sc.a[k]) + " + " + par(sc.c[k]) + " = " + fmt(value, 6);
+      var x = valueAt(parent, i, j, c), sc = entry.scale;  // a and b per channel: the last axis
+      if (x !== undefined && c < sc.a.length)
+        return head + " = x·a + b = " + par(x) + "·" + par(sc.a[c]) + " + " + par(sc.c[c]) + " = " + fmt(value, 6);
     }
     if (entry.kind === "activation" && parent) {
       var xa = valueAt(parent, i, j, c);
-      if (xa !== undefined) return head + " = " + entry.activation + "(x" + head.slice(1) + ") = " + entry.activation + "(" + fmt(xa, 6) + ") = " + fmt(value, 6);
+      if (xa !== undefined)
+        return head + " = " + entry.activation + "(x" + head.slice(1) + ") = " + entry.activation + "(" + fmt(xa, 6) + ") = " + fmt(value, 6);
     }
     if (entry.kind === "copy" && parent) {
       var flat = entry.shape.length === 3 ? (i * entry.shape[1] + j) * entry.shape[2] + c : c, ps = parent.shape, pos = [], rest = flat;
