@@ -186,6 +186,7 @@ def test_functional_model_cells_read_whatever_layer_precedes_them():
     assert [n.key for n in tr.nodes] == ["rescaling", "stem", "bn", "dilated", "relu", "add", "avg", "drop", "gap",
                                          "probs"]
     assert np.allclose(tr.output, model.predict(image[None], verbose=0)[0], atol=1e-6)
+    assert all("call" not in vars(layer) for layer in model.layers)
     rng = np.random.default_rng(2)
     for node in tr.nodes:
         out = tr.values[node.key]

@@ -1,10 +1,11 @@
 """One forward pass of a model on one image, layer by layer, through the layers' public ``__call__``.
 
 A model is read as a list of nodes, each a layer and the nodes it reads: a Sequential's layers
-in order, or a functional model's layer calls as its ``get_config()`` lists them. Running the
-nodes calls each layer exactly as the model's own ``call`` does (inference mode) and keeps every
-output, so no layer's ``call`` is ever replaced. Running them again with one node's value
-swapped for a leaf Tensor gives gradients with respect to that node (Grad-CAM, saliency).
+in order, or a functional model's layer calls as its ``get_config()`` lists them. The forward
+pass calls a Sequential's layers one after the other, and runs a functional model as a Model of
+the same layers whose outputs are all of theirs (inference mode); no layer's ``call`` is ever
+replaced. Running the nodes again with one node's value swapped for a leaf Tensor gives
+gradients with respect to that node (Grad-CAM, saliency).
 """
 from __future__ import annotations
 
@@ -68,6 +69,19 @@ def model_nodes(model: Any) -> tuple[str, list[Node]]:
     return input_key, nodes
 
 
+def all_outputs_model(model: Any, input_key: str, nodes: list[Node]) -> Any:
+    """Keras' idiom for intermediate outputs: a functional Model of the same layers (no copies)
+    whose outputs are every node's output, in the order of ``nodes``."""
+    from ..layers import Input
+    from ..models import Model
+    source = model.get_layer(input_key)
+    symbols = {input_key: Input(source.batch_shape[1:], name=source.name, dtype=source.dtype)}
+    for node in nodes:  # a built layer called on a symbolic tensor records a node, nothing else
+        args = [symbols[p] for p in node.parents]
+        symbols[node.key] = node.layer(args if node.takes_list else args[0])
+    return Model(symbols[input_key], [symbols[n.key] for n in nodes], name=f"{model.name}_all_outputs")
+
+
 def run_nodes(nodes: list[Node], values: dict[str, Any]) -> dict[str, Any]:
     """Call each node's layer on its parents' values (inference mode), skipping nodes already in
     ``values`` (the input, or a value put in place of a layer's output). Returns ``values``, filled."""
@@ -115,8 +129,14 @@ class Trace:
         self.batch = as_batch(model, image)                                  # (1, H, W, C), raw
         self.input_key, self.nodes = model_nodes(model)
         self.by_key = {node.key: node for node in self.nodes}
+        from ..models import Sequential
+        x = Tensor(self._input_array())
         with no_grad():
-            values = run_nodes(self.nodes, {self.input_key: Tensor(self._input_array())})
+            if isinstance(model, Sequential):  # its layers called in order
+                values = run_nodes(self.nodes, {self.input_key: x})
+            else:
+                outputs = all_outputs_model(model, self.input_key, self.nodes)(x, training=False)
+                values = {self.input_key: x, **{n.key: out for n, out in zip(self.nodes, outputs)}}
         self.tensors = values                                               # batch axis kept, for re-runs
         self.values = {k: np.asarray(v.data)[0] for k, v in values.items()}
         self.output_key = self._output_key()
