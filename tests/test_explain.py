@@ -1,6 +1,7 @@
 """faltung.explain: cell formulas equal the model's own numbers, Grad-CAM and input gradients against
 hand computations, the page and `faltung explain`, and the page in headless Chromium (skipped where
 Chromium, chromedriver or selenium are absent)."""
+import base64
 import json
 import re
 import shutil
@@ -194,10 +195,14 @@ def test_functional_model_cells_read_whatever_layer_precedes_them():
             pos = tuple(int(rng.integers(0, n)) for n in out.shape)
             c = explain.explain_cell(tr, node, pos)
             assert c.value == float(out[pos])
-            if c.kind in ("conv", "dense", "scale", "avg_pool", "sum"):
-                reference = c.value if c.activation in ("linear", "softmax") or c.kind != "conv" else None
-                if reference is not None and node.key != "probs":
-                    assert close_to_float32(c, reference), (node.key, pos)
+            if c.products is None:  # relu, dropout: one input, passed on or cut at 0
+                assert c.value == (max(c.inputs[0], 0) if c.activation == "relu" else c.inputs[0])
+            elif c.activation == "linear":  # conv, BN, rescaling, average pooling, add: the sum is the value
+                assert close_to_float32(c, c.value), (node.key, pos)
+            elif c.activation == "relu":
+                assert close_to_float32(c, c.value) or (c.value == 0 and c.pre_activation <= 0)
+            else:
+                assert node.key == "probs" and c.activation == "softmax"
     bn = explain.explain_cell(tr, tr.node("bn"), (1, 2, 3))
     layer = model.get_layer("bn")
     gamma, beta, mean, var = layer.get_weights()
@@ -377,7 +382,7 @@ def test_page_is_self_contained(tmp_path):
     stem = next(e for e in example["layers"] if e["key"] == "stem")
     assert stem["conv"]["dense_params"] == 10 * 9 * 3 * 5 * 5 * 6 + 5 * 5 * 6 and stem["params"] == 3 * 3 * 3 * 6 + 6
     # the embedded numbers are the trace's, bit for bit
-    values = np.frombuffer(__import__("base64").b64decode(stem["data"]), "<f4").reshape(5, 5, 6)
+    values = np.frombuffer(base64.b64decode(stem["data"]), "<f4").reshape(5, 5, 6)
     assert np.array_equal(values, explain.trace(model, image).values["stem"])
 
 
@@ -431,6 +436,21 @@ def test_cli_writes_the_page(shapes_model, tmp_path, capsys):
     assert example["prediction"]["classes"] == names
     assert example["saliency"]["chosen"] == names.index("cross")
     assert [e["key"] for e in example["layers"][1:]] == [l.name for l in model.layers]
+
+
+def test_cli_reads_an_image_file(shapes_model, tmp_path, capsys):
+    image = np.zeros((28, 28, 1), np.uint8)
+    image[4:24, 6] = image[23, 6:24] = 255          # a lower-left corner, drawn by hand
+    np.save(tmp_path / "corner.npy", image)
+    assert main(["explain", str(shapes_model), str(tmp_path / "corner.npy"), "--invert", "--max-maps", "4",
+                 "--out", str(tmp_path / "page")]) == 0
+    text, data = page_data(tmp_path / "page" / "index.html")
+    (example,) = data["examples"]
+    assert example["title"].endswith("on corner.npy") and example["max_maps"] == 4
+    shown = np.frombuffer(base64.b64decode(example["layers"][0]["data"]), "<f4").reshape(28, 28, 1)
+    assert np.array_equal(shown, 255 - image)        # --invert: the page shows what the model saw
+    assert main(["explain", str(shapes_model), str(tmp_path / "missing.png")]) == 1
+    assert "missing.png: no such file" in capsys.readouterr().err
 
 
 def test_cli_lecture_and_usage_errors(shapes_model, tmp_path, capsys, monkeypatch):
