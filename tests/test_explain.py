@@ -407,9 +407,22 @@ def test_explain_model_checks_its_arguments(tmp_path):
         viz.explain(net, random_image((5, 5, 1)), tmp_path / "a", class_names=["x", "y"])
     with pytest.raises(ValueError, match="max_maps must be a positive int"):
         viz.explain(net, random_image((5, 5, 1)), tmp_path / "b", max_maps=0)
+    with pytest.raises(ValueError, match="unknown layer 'nope'"):
+        viz.explain(net, random_image((5, 5, 1)), tmp_path / "c", layer="nope")
+    with pytest.raises(ValueError, match="Grad-CAM needs a layer with \\(h, w, C\\) output"):
+        viz.explain(net, random_image((5, 5, 1)), tmp_path / "d", layer=2)
     (tmp_path / "file").write_text("")
     with pytest.raises(ValueError, match="is a file; the page needs a folder"):
         viz.explain(net, random_image((5, 5, 1)), tmp_path / "file")
+
+
+def test_page_of_a_model_without_conv_layers(tmp_path):
+    net = sequential(layers.Flatten(), layers.Dense(3, activation="softmax"), input_shape=(4, 4, 1))
+    _, data = page_data(viz.explain(net, random_image((4, 4, 1)), tmp_path))
+    (example,) = data["examples"]
+    assert example["notes"][0].startswith("Grad-CAM: model") and "has no Conv2D layer" in example["notes"][0]
+    assert example["saliency"]["layer"] is None
+    assert all("grad_cam" not in item and "input_gradient" in item for item in example["saliency"]["items"])
 
 
 @pytest.fixture(scope="module")

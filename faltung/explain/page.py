@@ -163,11 +163,14 @@ def _saliency(tr: Trace, class_index: int | None, layer: Any, notes: list[str]) 
     chosen = class_of(tr, class_index)
     ranked = [int(c) for c in np.argsort(-tr.output, kind="stable")]
     classes = [chosen] + [c for c in ranked if c != chosen][:MAX_SALIENCY_CLASSES - 1]
-    try:
-        cam_node = last_conv(tr) if layer is None else tr.node(layer)
-    except ValueError as err:
-        cam_node = None
-        notes.append(f"Grad-CAM: {err}")
+    if layer is not None:
+        cam_node = tr.node(layer)  # a layer asked for by name must exist
+    else:
+        try:
+            cam_node = last_conv(tr)
+        except ValueError as err:  # no conv layer: the page still shows the input gradient
+            cam_node = None
+            notes.append(f"Grad-CAM: {err}")
     items = []
     for c in classes:
         gradient = np.abs(input_gradient_of(tr, c)).max(axis=-1).astype(np.float64)
