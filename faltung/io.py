@@ -5,7 +5,10 @@ settings), ``weights.npz`` and, once the model has been compiled,
 ``optimizer.npz`` (its slots and step count, so training resumes exactly).
 Arrays are read with ``allow_pickle=False`` and classes are looked up by name
 in faltung's own registry: loading runs no code from the file. Every problem
-with a file is a ``ValueError`` that names the file and what is wrong.
+with a file is a ``ValueError`` that names the file and what is wrong (a file
+that cannot be opened at all raises the ``OSError`` that says why). Memory is
+bounded by what the architecture needs: members are inflated in chunks up to
+their declared size, and array headers are checked before any array exists.
 """
 from __future__ import annotations
 
@@ -19,13 +22,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import __version__, backend
+from . import __version__, backend, untrusted_zip
 
 FORMAT = "faltung.model"
 WEIGHTS_FORMAT = "faltung.weights"
 FORMAT_VERSION = 1
-MAX_CONFIG_BYTES = 16 * 2**20       # a config is a few KB; more is not a faltung file
-MAX_ARRAY_BYTES = 16 * 2**30        # refuse zip bombs before inflating them
+# a config is a few KB (ResNet-small: 10 KB); parsing 4 MiB of JSON can already take 100 MB
+MAX_CONFIG_BYTES = 4 * 2**20
 
 
 # ----- writing -----
@@ -100,24 +103,30 @@ def _write_zip(f, files: dict[str, bytes]) -> None:
 # ----- reading -----
 
 class _Reader:
-    """Opens a model or weights file and reads its members, turning every failure into ValueError."""
+    """Opens a model or weights file and reads its members in bounded memory (see ``untrusted_zip``).
+
+    A file that cannot be opened raises the ``OSError`` that says why (no permission, a folder);
+    everything wrong inside it is a ``ValueError`` naming the file.
+    """
 
     def __init__(self, path: str | os.PathLike, expected_format: str):
         self.path = os.fspath(path)
         self.expected_format = expected_format
-        if not os.path.isfile(self.path):
+        if not os.path.exists(self.path):
             raise ValueError(f"{self.path}: no such file")
-        if not zipfile.is_zipfile(self.path):
-            raise ValueError(f"{self.path}: not a faltung file (not a zip archive; truncated or foreign?)")
+        # opened here, not by zipfile.is_zipfile, which reports an unreadable file as "not a zip"
+        self.file = open(self.path, "rb")
         try:
-            self.zip = zipfile.ZipFile(self.path)
+            if not zipfile.is_zipfile(self.file):
+                raise self.error("not a faltung file (not a zip archive; truncated or foreign?)")
+            try:
+                self.zip = untrusted_zip.open_archive(self.file)
+            except ValueError as err:
+                raise self.error(str(err)) from None
             self.members = {info.filename: info for info in self.zip.infolist()}
-        except (zipfile.BadZipFile, OSError) as err:
-            raise self.error(f"unreadable zip archive ({err})") from None
-        try:
             self._check_header()
         except BaseException:
-            self.zip.close()
+            self.close()
             raise
 
     def _check_header(self) -> None:
@@ -132,18 +141,14 @@ class _Reader:
         return ValueError(f"{self.path}: {what}")
 
     def read(self, name: str, limit: int) -> bytes:
+        """Member ``name``'s bytes, refused (ValueError) if it is missing or declares more than ``limit``."""
         info = self.members.get(name)
         if info is None:
             raise self.error(f"missing {name}")
-        if info.file_size > limit:
-            raise self.error(f"{name} claims {info.file_size} bytes, more than the {limit} allowed")
         try:
-            data = self.zip.read(name)
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as err:
-            raise self.error(f"{name} is damaged ({err})") from None
-        if len(data) != info.file_size:
-            raise self.error(f"{name} is truncated")
-        return data
+            return untrusted_zip.read_member(self.zip, info, limit)
+        except ValueError as err:
+            raise self.error(str(err)) from None
 
     def json(self, name: str) -> Any:
         try:
@@ -151,32 +156,34 @@ class _Reader:
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
             raise self.error(f"{name} is not valid JSON ({type(err).__name__}: {err})") from None
 
-    def arrays(self, name: str, limit: int = MAX_ARRAY_BYTES) -> dict[str, np.ndarray]:
-        """The arrays of an .npz member, each header checked before its data is allocated:
-        no object arrays, and no more than ``limit`` bytes claimed in all."""
-        data = self.read(name, limit + 2**20)
-        arrays, claimed = {}, 0
+    def npz(self, name: str, limit: int, count: int) -> untrusted_zip.NpzArchive:
+        """The .npz member ``name`` with every array header read: at most ``limit`` bytes of array
+        data in ``count`` arrays or so (each array adds a little zip and .npy header)."""
+        size_limit = limit + untrusted_zip.NPZ_OVERHEAD + count * untrusted_zip.NPZ_OVERHEAD_PER_ARRAY
+        data = self.read(name, size_limit)
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as npz:
-                for info in npz.infolist():
-                    with npz.open(info) as f:
-                        version = np.lib.format.read_magic(f)
-                        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                                       else np.lib.format.read_array_header_2_0)
-                        shape, _, dtype = read_header(f)
-                        claimed += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                        # 1 MiB of slack: a stray small array gets the caller's clearer "unexpected"
-                        if dtype.hasobject or claimed > limit + 2**20:
-                            raise ValueError(f"array {info.filename} claims dtype {dtype} and shape {shape}, "
-                                             f"{claimed} bytes so far (at most {limit} expected)")
-                    with npz.open(info) as f:
-                        arrays[info.filename.removesuffix(".npy")] = np.lib.format.read_array(f, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-            raise self.error(f"{name} is not a readable array archive ({err})") from None
-        return arrays
+            return untrusted_zip.NpzArchive(name, data, limit)
+        except ValueError as err:
+            raise self.error(str(err)) from None
+
+    def arrays(self, name: str, limit: int, count: int) -> dict[str, np.ndarray]:
+        """Every array of the .npz member ``name`` (``limit`` bytes at most, checked before allocating)."""
+        npz = self.npz(name, limit, count)
+        try:
+            return {key: self._array(npz, key) for key in npz.headers}
+        finally:
+            npz.close()
+
+    def _array(self, npz: untrusted_zip.NpzArchive, key: str) -> np.ndarray:
+        try:
+            return npz.read(key)
+        except ValueError as err:
+            raise self.error(str(err)) from None
 
     def close(self) -> None:
-        self.zip.close()
+        if hasattr(self, "zip"):
+            self.zip.close()
+        self.file.close()
 
 
 @contextlib.contextmanager
@@ -188,21 +195,28 @@ def _open(path, expected_format: str) -> Iterator[_Reader]:
         reader.close()
 
 
-def _check_and_assign(reader: _Reader, model, arrays: dict[str, np.ndarray]) -> None:
-    """Every weight present, nothing extra, each of the right shape and a float dtype; then assign."""
+def _read_weights(reader: _Reader, model) -> list[np.ndarray]:
+    """The arrays of weights.npz in ``model.weights`` order, once their headers (names, shapes, float
+    dtypes) have been checked against the model's weights, which may be placeholders; nothing of
+    the model is touched."""
     expected = _weight_arrays(model)
-    missing = [k for k in expected if k not in arrays]
-    extra = [k for k in arrays if k not in expected]
-    if missing or extra:
-        raise reader.error(f"weights do not fit the model: missing {missing[:5]}, unexpected {extra[:5]}")
-    for key, current in expected.items():
-        value = arrays[key]
-        if value.shape != current.shape:
-            raise reader.error(f"weight {key} has shape {value.shape}; the model needs {current.shape}")
-        if value.dtype.kind != "f":
-            raise reader.error(f"weight {key} has dtype {value.dtype}; expected a float dtype")
-    for w, key in zip(model.weights, expected):  # all checked first: a bad file changes nothing
-        w.data[...] = arrays[key]
+    # a file may hold float64 weights for a float32 model (they are cast); nothing wider is plausible
+    limit = sum(w.size * max(8, w.dtype.itemsize) for w in expected.values())
+    npz = reader.npz("weights.npz", limit, len(expected))
+    try:
+        missing = [k for k in expected if k not in npz.headers]
+        extra = [k for k in npz.headers if k not in expected]
+        if missing or extra:
+            raise reader.error(f"weights do not fit the model: missing {missing[:5]}, unexpected {extra[:5]}")
+        for key, current in expected.items():
+            header = npz.headers[key]
+            if header.shape != current.shape:
+                raise reader.error(f"weight {key} has shape {header.shape}; the model needs {current.shape}")
+            if header.dtype.kind != "f":
+                raise reader.error(f"weight {key} has dtype {header.dtype}; expected a float dtype")
+        return [reader._array(npz, key) for key in expected]
+    finally:
+        npz.close()
 
 
 @contextlib.contextmanager
@@ -218,28 +232,21 @@ def _rng_untouched() -> Iterator[None]:
 
 def load_model(path: str | os.PathLike, compile: bool = True):
     """Rebuild a model saved by ``model.save``: architecture, weights and (if saved) the compiled
-    optimizer with its state."""
+    optimizer with its state.
+
+    The architecture is built first with placeholder weights that cost no memory (at most
+    ``models.from_config.MAX_WEIGHT_BYTES`` of them), and every weight's shape is compared with
+    the file's array headers before any weight is read.
+    """
     from . import losses, metrics, optimizers
-    from .layers.base import get_layer_class
-    from .models.model import Model
+    from .models.from_config import build_unallocated
 
     with _open(path, FORMAT) as reader:
         doc = reader.document
-        try:
-            cls = get_layer_class(doc.get("class_name"))
-        except ValueError as err:
-            raise reader.error(str(err)) from None
-        if not (isinstance(cls, type) and issubclass(cls, Model)):
-            raise reader.error(f"class {doc.get('class_name')!r} is not a model")
-        if not isinstance(doc.get("config"), dict):
-            raise reader.error("config.json has no model config")
-        try:
-            with _rng_untouched():
-                model = cls.from_config(doc["config"])
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as err:
-            raise reader.error(f"the model config is invalid ({type(err).__name__}: {err})") from None
-        weight_bytes = sum(w.data.nbytes for w in model.weights)
-        _check_and_assign(reader, model, reader.arrays("weights.npz", weight_bytes))
+        with _rng_untouched():  # placeholders draw nothing, but a layer's constructor might
+            model, _ = build_unallocated(doc.get("class_name"), doc.get("config"), reader.path)
+        for w, value in zip(model.weights, _read_weights(reader, model)):
+            w.data = np.ascontiguousarray(value, dtype=w.data.dtype)  # the placeholder goes; memory is spent
         metadata = doc.get("metadata") or {}
         if not isinstance(metadata, dict):
             raise reader.error("metadata must be a JSON object")
@@ -250,27 +257,34 @@ def load_model(path: str | os.PathLike, compile: bool = True):
                 model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
                               loss=losses.deserialize(compile_config["loss"]),
                               metrics=[metrics.deserialize(m) for m in compile_config.get("metrics", [])])
-            except (ValueError, TypeError, KeyError) as err:
+            # settings are data: an OverflowError (learning_rate=10**400) is as invalid as a KeyError
+            except Exception as err:
                 raise reader.error(f"the compile settings are invalid ({type(err).__name__}: {err})") from None
             if "optimizer.npz" in reader.members:
+                # slots are at most a few copies of the weights (Adam's amsgrad: three), plus scalars
+                weight_bytes = sum(w.data.nbytes for w in model.weights)
+                state = reader.arrays("optimizer.npz", 4 * weight_bytes + 2**20, 3 * len(model.weights) + 2)
                 try:
-                    # slots are at most a few copies of the weights (Adam's amsgrad: three)
-                    state = reader.arrays("optimizer.npz", 4 * weight_bytes + 2**20)
                     model.optimizer.set_state(model.trainable_weights, state)
-                except (ValueError, TypeError) as err:
-                    raise reader.error(f"optimizer state does not fit ({err})") from None
+                except Exception as err:  # as above: whatever crafted arrays make set_state raise
+                    raise reader.error(f"optimizer state does not fit ({type(err).__name__}: {err})") from None
     return model
 
 
 def load_weights(model, path: str | os.PathLike) -> None:
-    """Overwrite ``model``'s weights from a file written by ``save_weights`` (or ``save``)."""
+    """Overwrite ``model``'s weights from a file written by ``save_weights`` (or ``save``).
+
+    Every array is checked and read before the first weight changes: a bad file changes nothing.
+    """
     for fmt in (WEIGHTS_FORMAT, FORMAT):
         try:
             with _open(path, fmt) as reader:
-                weight_bytes = sum(w.data.nbytes for w in model.weights)
-                _check_and_assign(reader, model, reader.arrays("weights.npz", weight_bytes))
-                return
+                values = _read_weights(reader, model)
         except ValueError as err:
             if "does not say format" not in str(err):
                 raise
+            continue
+        for w, value in zip(model.weights, values):
+            w.data[...] = value
+        return
     raise ValueError(f"{os.fspath(path)}: neither a faltung weights file nor a model file")

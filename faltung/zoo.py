@@ -69,17 +69,34 @@ ARCHITECTURES: dict[str, Callable] = {"lenet": lenet, "vgg-small": vgg_small, "r
 
 def build(name: str, input_shape, num_classes: int) -> Model:
     """An architecture by name, or a model config JSON file (``{"class_name": ..., "config": ...}``,
-    e.g. the config.json inside a saved model)."""
+    e.g. the config.json inside a saved model).
+
+    A config file's sizes are checked before any weight exists (see ``models.from_config``); its
+    weights are then initialised exactly as an ordinary build would, and ``input_shape`` and
+    ``num_classes`` are not used. Every problem with the file is a ValueError naming it.
+    """
     if name in ARCHITECTURES:
         return ARCHITECTURES[name](tuple(input_shape), num_classes)
     if name.endswith(".json") and os.path.isfile(name):
-        from .layers.base import get_layer_class
-        with open(name) as f:
-            document = json.load(f)
+        from .layers.deferred import initialize
+        from .models.from_config import build_unallocated
+        document = _read_json(name)
         if not isinstance(document, dict) or "class_name" not in document or "config" not in document:
             raise ValueError(f"{name}: expected a JSON object with 'class_name' and 'config'")
-        cls = get_layer_class(document["class_name"])
-        if not issubclass(cls, Model):
-            raise ValueError(f"{name}: class {document['class_name']!r} is not a model")
-        return cls.from_config(document["config"])
+        model, deferral = build_unallocated(document["class_name"], document["config"], name)
+        initialize(deferral)
+        return model
     raise ValueError(f"model must be one of {', '.join(ARCHITECTURES)} or a model config .json file; got {name!r}")
+
+
+def _read_json(path: str):
+    """The JSON document in ``path``, read no further than a config could plausibly be."""
+    from .io import MAX_CONFIG_BYTES
+    with open(path, "rb") as f:
+        raw = f.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ValueError(f"{path}: more than {MAX_CONFIG_BYTES:,} bytes; a model config is a few KB")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as err:  # bad UTF-8 and bad JSON are both ValueErrors
+        raise ValueError(f"{path}: not a valid JSON model config ({type(err).__name__}: {err})") from None

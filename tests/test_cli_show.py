@@ -143,7 +143,8 @@ def test_report_folder_has_every_picture_and_the_run(run):
     assert names == {p.name for p in folder.glob("*.png")}
     for source, width, height in sources:
         assert png_size(folder / source) == (int(width), int(height))
-    for words in ("shapes", "lenet", "test accuracy", "val_accuracy (epoch 2)", "training images</th><td>320"):
+    for words in ("shapes", "lenet", "test accuracy", "val_accuracy (epoch 2)",
+                  "training images</th><td>256", "validation images</th><td>64"):  # --limit 320, split 0.2
         assert words in page
     assert "<script" not in page.lower()
 

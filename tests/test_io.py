@@ -117,9 +117,10 @@ BAD_FILES = {
     "extra array": (lambda m: _edit_weights(m, lambda a: a.update(extra=np.ones(2))), "unexpected \\['extra'\\]"),
     "wrong shape": (lambda m: _edit_weights(m, lambda a: a.update({sorted(a)[0]: np.ones((1, 2))})), "has shape \\(1, 2\\)"),
     "wrong dtype": (lambda m: _edit_weights(m, lambda a: a.update({sorted(a)[1]: a[sorted(a)[1]].astype(np.int32)})), "dtype int32"),
-    "pickled object": (lambda m: _edit_weights(m, lambda a: a.update({sorted(a)[1]: np.array([{"x": 1}] * 4, dtype=object)})), "not a readable array archive"),
+    "pickled object": (lambda m: _edit_weights(m, lambda a: a.update({sorted(a)[1]: np.array([{"x": 1}] * 4, dtype=object)})), "holds Python objects"),
     "bad layer config": (lambda m: _edit_config(m, lambda d: d["config"]["layers"][0]["config"].update(filters=-3)), "model config is invalid"),
     "bad optimizer": (lambda m: _edit_config(m, lambda d: d["compile_config"]["optimizer"].update(class_name="Evil")), "compile settings are invalid"),
+    "overflowing setting": (lambda m: _edit_config(m, lambda d: d["compile_config"]["optimizer"]["config"].update(learning_rate=10**400)), "compile settings are invalid \\(OverflowError"),
 }
 
 

@@ -32,9 +32,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("faltung: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError, RuntimeError, KeyError) as err:
+    # ImportError: an optional extra is missing; MemoryError: a last resort (sizes are bounded up front)
+    except (ValueError, TypeError, OSError, RuntimeError, KeyError, ImportError, MemoryError) as err:
         if args.debug:
             raise
-        message = str(err) if not isinstance(err, KeyError) else f"missing {err}"
+        if isinstance(err, KeyError):
+            message = f"missing {err}"
+        elif isinstance(err, MemoryError):
+            message = f"out of memory: {err}" if str(err) else "out of memory"
+        else:
+            message = str(err)
         print(f"faltung: error: {message}", file=sys.stderr)
         return 1

@@ -25,6 +25,11 @@ def _images(x: np.ndarray) -> np.ndarray:
     return x[..., None] if x.ndim == 3 else x
 
 
+def dataset_name(name: str) -> str:
+    """The short name of a dataset argument: a built-in name as given, or a folder's own name."""
+    return name if name in DATASETS else os.path.basename(os.path.normpath(name))
+
+
 def load(name: str, data_dir: str | None = None, image_size: int = 28, color_mode: str = "grayscale",
          seed: int = 0) -> Data:
     """``name`` is one of DATASETS, or a folder with one sub-folder of images per class
@@ -39,6 +44,6 @@ def load(name: str, data_dir: str | None = None, image_size: int = 28, color_mod
             name, image_size=(image_size, image_size), color_mode=color_mode, validation_split=0.2,
             subset="both", seed=seed, shuffle=True)
         (x_train, y_train), (x_test, y_test) = train.numpy(), test.numpy()
-        return Data(os.path.basename(os.path.normpath(name)), x_train, y_train, x_test, y_test,
+        return Data(dataset_name(name), x_train, y_train, x_test, y_test,
                     list(train.class_names))
     raise ValueError(f"dataset must be one of {', '.join(DATASETS)} or a folder of class folders; got {name!r}")

@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from .arguments import MAX_BATCH_SIZE, IntRange
+
 
 def add_commands(commands) -> None:
     p = commands.add_parser("evaluate", help="loss and accuracy of a saved model on a test split",
@@ -13,7 +15,8 @@ def add_commands(commands) -> None:
     p.add_argument("--dataset", default=None, metavar="NAME|DIR",
                    help="dataset to evaluate on (default: the one the model was trained on)")
     p.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=IntRange(1, MAX_BATCH_SIZE), default=256,
+                   help=f"default: 256, at most {MAX_BATCH_SIZE}")
     p.set_defaults(run=evaluate)
 
     p = commands.add_parser("predict", help="classify image files with a saved model",
@@ -52,7 +55,12 @@ def evaluate(args) -> int:
 
 
 def read_image(path: str, shape: tuple) -> np.ndarray:
-    """An image file as a uint8 (H, W, C) array of the model's input ``shape`` (resized if needed)."""
+    """An image file as a float32 (H, W, C) array of the model's input ``shape``, values 0..255.
+
+    Decoded and resized exactly as ``image_dataset_from_directory`` reads a training image
+    (16-bit scaled to 8, bilinear resize), so a model sees a file as it saw its training set.
+    A .npy array is taken as it is and must have the shape already.
+    """
     height, width, channels = shape
     if path.endswith(".npy"):
         array = np.load(path, allow_pickle=False)
@@ -60,19 +68,11 @@ def read_image(path: str, shape: tuple) -> np.ndarray:
         if array.shape != (height, width, channels):
             raise ValueError(f"{path}: array of shape {array.shape}; the model takes {(height, width, channels)}")
         return array
-    try:
-        from PIL import Image
-    except ImportError:
-        raise RuntimeError("reading image files needs Pillow: pip install pillow (or pass .npy arrays)") from None
+    from ..datasets.decode import color_mode_for, decode_image
+    from ..datasets.resize import resize
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")
-    try:
-        with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BILINEAR)
-            array = np.asarray(image, dtype=np.uint8)
-    except OSError as err:
-        raise ValueError(f"{path}: not a readable image ({err})") from None
-    return array[..., None] if array.ndim == 2 else array
+    return resize(decode_image(path, color_mode_for(channels)), (height, width))
 
 
 def predict(args) -> int:

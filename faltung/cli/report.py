@@ -3,16 +3,32 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
+
+from .paths import check_output_folder
 
 
 def report_dir(text: str) -> str:
-    """``--report DIR``, checked before any training: matplotlib is there and DIR is not a file."""
+    """``--report DIR``, checked before any training: matplotlib is there and DIR is, or can be made, a
+    folder that takes files."""
     if importlib.util.find_spec("matplotlib") is None:
         raise argparse.ArgumentTypeError("the report's pictures need matplotlib: pip install 'faltung[plot]'")
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text} is a file; the report needs a folder")
-    return text
+    try:
+        return check_output_folder(text, "the report folder")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def split_sizes(n: int, validation_split: float) -> tuple[int, int]:
+    """(training, validation) image counts of ``n`` that ``fit(validation_split=...)`` uses: Keras'
+    split point, floor(n * (1 - split))."""
+    if not validation_split:
+        return n, 0
+    trained = int(math.floor(n * (1.0 - validation_split)))
+    return trained, n - trained
 
 
 def write_training_report(args, model, data, history_csv: str, out: str, loss: float, accuracy: float,
@@ -21,11 +37,13 @@ def write_training_report(args, model, data, history_csv: str, out: str, loss: f
     from ..viz._figure import use_agg
     use_agg()
     from ..viz import write_report
+    trained, validated = split_sizes(len(data.x_train), args.validation_split)
     settings = {
         "dataset": data.name, "model": args.model, "epochs": model.metadata.get("epochs_trained", args.epochs),
         "batch size": args.batch_size, "optimizer": type(model.optimizer).__name__,
         "learning rate": _number_or_text(model.optimizer.learning_rate), "validation split": args.validation_split,
-        "training images": len(data.x_train), "test images": len(data.x_test), "seed": args.seed,
+        "training images": trained, "validation images": validated, "test images": len(data.x_test),
+        "seed": args.seed,
         "parameters": f"{model.count_params():,}", "saved model": os.path.abspath(out),
         "history CSV": os.path.abspath(history_csv), "resumed from": args.resume or "-",
     }

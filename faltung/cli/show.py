@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from .arguments import MAX_DPI, MAX_PANELS, MAX_PICTURE_PIXELS, IntRange, positive_int
+
 FILTER_NAMES = ("vertical-edge", "horizontal-edge", "corner", "sobel-x", "sobel-y", "laplace")
 
 
@@ -38,7 +40,8 @@ def add_commands(commands) -> None:
     p.add_argument("--layer", default=None, help="the Conv2D layer's name (default: the first Conv2D)")
     p.add_argument("--mode", choices=("auto", "rgb", "grey", "sum", "channels"), default="auto",
                    help="rgb/grey patches, summed over input channels, or one per input channel (default: auto)")
-    p.add_argument("--max-filters", type=_positive_int, default=64, metavar="N", help="default: 64")
+    p.add_argument("--max-filters", type=IntRange(1, MAX_PANELS), default=64, metavar="N",
+                   help=f"default: 64, at most {MAX_PANELS}")
     p.set_defaults(run=filters)
 
     p = _picture(pictures, "maps", "the feature maps of each conv and pooling layer for one image",
@@ -52,8 +55,8 @@ def add_commands(commands) -> None:
     p.add_argument("--invert", action="store_true", help="invert grey levels of an image file")
     p.add_argument("--layers", default=None, metavar="NAME,NAME",
                    help="comma-separated layer names (default: every conv and pooling layer)")
-    p.add_argument("--max-maps", type=_positive_int, default=32, metavar="N",
-                   help="channels drawn per layer (default: 32)")
+    p.add_argument("--max-maps", type=IntRange(1, MAX_PANELS), default=32, metavar="N",
+                   help=f"channels drawn per layer (default: 32, at most {MAX_PANELS})")
     p.set_defaults(run=maps)
 
     p = _picture(pictures, "history", "loss and metrics per epoch from a history CSV",
@@ -66,7 +69,7 @@ def add_commands(commands) -> None:
                  "Draw the confusion matrix of a saved model on a dataset's test split.", "<model>-confusion.png")
     p.add_argument("model", help="a saved .faltung model")
     _dataset_arguments(p)
-    p.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="the first N test images only")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="the first N test images only")
     p.add_argument("--normalize", action="store_true", help="fractions of each true class instead of counts")
     p.set_defaults(run=confusion)
 
@@ -75,7 +78,8 @@ def add_commands(commands) -> None:
                  "<model>-predictions.png")
     p.add_argument("model", help="a saved .faltung model")
     _dataset_arguments(p)
-    p.add_argument("-n", type=_positive_int, default=16, help="how many images (default: 16)")
+    p.add_argument("-n", type=IntRange(1, MAX_PANELS), default=16,
+                   help=f"how many images (default: 16, at most {MAX_PANELS})")
     p.add_argument("--start", type=int, default=0, help="first test image (default: 0)")
     p.set_defaults(run=predictions)
 
@@ -84,7 +88,8 @@ def _picture(pictures, name: str, help: str, description: str, default_out: str)
     p = pictures.add_parser(name, help=help, description=description)
     p.add_argument("--out", default=None, metavar="FILE.png",
                    help=f"where to write the picture (.png or .svg; default: {default_out})")
-    p.add_argument("--dpi", type=_positive_int, default=100, help="pixels per inch (default: 100)")
+    p.add_argument("--dpi", type=IntRange(1, MAX_DPI), default=100,
+                   help=f"pixels per inch (default: 100, at most {MAX_DPI})")
     return p
 
 
@@ -92,13 +97,6 @@ def _dataset_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default=None, metavar="NAME|DIR",
                    help="dataset whose test split to use (default: the one the model was trained on)")
     p.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
-    return value
 
 
 def _filter_name(text: str) -> str:
@@ -118,6 +116,11 @@ def _stem(path: str) -> str:
 def _write(fig, args, default: str) -> int:
     from ..viz._figure import close, finish, pixel_size
     out = args.out or default
+    width, height = pixel_size(fig, args.dpi)
+    if width * height > MAX_PICTURE_PIXELS:  # a big image or many panels at a high --dpi: refuse, don't thrash
+        close(fig)
+        raise ValueError(f"the picture would be {width}x{height} pixels at --dpi {args.dpi}, more than "
+                         f"{MAX_PICTURE_PIXELS // 1_000_000} million; choose a lower --dpi")
     try:
         finish(fig, out, args.dpi)
         width, height = pixel_size(fig, args.dpi)
@@ -152,7 +155,8 @@ def _test_split(args, model):
 
 
 def _read_matrix(path: str, what: str) -> np.ndarray:
-    """A 2-D float matrix from .npy, or a grey image file scaled to 0..1."""
+    """A 2-D float matrix from .npy, or a grey image file scaled to 0..1 (decoded as the image-folder
+    loader decodes, so 16-bit files are scaled, not clipped)."""
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")
     if path.endswith(".npy"):
@@ -163,15 +167,8 @@ def _read_matrix(path: str, what: str) -> np.ndarray:
             raise ValueError(f"{path}: the {what} must be a 2-D array of numbers; got shape {array.shape}, "
                              f"dtype {array.dtype}")
         return array.astype(float)
-    try:
-        from PIL import Image
-    except ImportError:
-        raise RuntimeError("reading image files needs Pillow: pip install pillow (or pass a .npy array)") from None
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("L"), dtype=float) / 255.0
-    except OSError as err:
-        raise ValueError(f"{path}: not a readable image ({err})") from None
+    from ..datasets.decode import decode_image
+    return decode_image(path, "grayscale")[..., 0].astype(float) / 255.0
 
 
 def correlation(args) -> int:

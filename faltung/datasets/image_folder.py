@@ -3,8 +3,9 @@
 ``directory/<class>/.../<image>`` becomes batches ``(x, y)``: x float32 ``(N, h, w, C)`` with
 values 0..255, y as ``label_mode`` says. Files are listed and split exactly as Keras does
 (sorted, shuffled with ``np.random.RandomState(seed)``, the last ``validation_split`` fraction
-for validation), so the same seed puts the same files in each subset. Images are decoded with
-Pillow (the optional extra ``images``), imported only when this function is called.
+for validation), so the same seed puts the same files in each subset. Images are decoded by
+``decode.decode_image`` with Pillow (the optional extra ``images``), imported only when this
+function is called.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .. import backend
+from .decode import COLOR_MODES, decode_image
 from .resize import check_interpolation, crop_to_aspect_ratio, resize
 
 ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
-COLOR_MODES = {"rgb": ("RGB", 3), "rgba": ("RGBA", 4), "grayscale": ("L", 1)}
 LABEL_MODES = ("int", "categorical", "binary", None)
 
 
@@ -62,7 +63,7 @@ class ImageDataset:
 
     def load_image(self, path: str) -> np.ndarray:
         """One image, decoded, converted to ``color_mode`` and resized: float32 ``(h, w, C)``."""
-        image = _decode(path, self.color_mode)
+        image = decode_image(path, self.color_mode)
         if self.crop_to_aspect_ratio:
             image = crop_to_aspect_ratio(image, self.image_size)
         return resize(image, self.image_size, self.interpolation)
@@ -92,23 +93,6 @@ class ImageDataset:
         h, w = self.image_size
         return (f"ImageDataset({len(self.file_paths)} files, {len(self)} batches of {self.batch_size}, "
                 f"images ({h}, {w}, {COLOR_MODES[self.color_mode][1]}), classes {self.class_names})")
-
-
-def _decode(path: str, color_mode: str) -> np.ndarray:
-    from PIL import Image
-
-    mode = COLOR_MODES[color_mode][0]
-    try:
-        with Image.open(path) as img:
-            img.seek(0)  # the first frame of an animated GIF, as Keras (expand_animations=False)
-            if img.mode.startswith("I;16") or img.mode == "I":  # 16-bit: scale to 8 bits as TF does
-                img = Image.fromarray(np.rint(np.asarray(img, dtype=np.float32) / 257).astype(np.uint8))
-            elif img.mode == "P":  # palette: through RGBA so transparency is honoured
-                img = img.convert("RGBA")
-            array = np.asarray(img.convert(mode), dtype=np.float32)
-    except (OSError, ValueError, Image.DecompressionBombError) as err:
-        raise ValueError(f"{path}: cannot read this image ({err})") from None
-    return array[..., None] if array.ndim == 2 else array
 
 
 def _index(directory: str, labels, class_names, follow_links: bool):

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import backend, initializers
 from ..autograd import Parameter, Tensor, tensor
+from .deferred import current_deferral
 
 _REGISTRY: dict[str, type] = {}
 _NAME_COUNTS: dict[str, int] = defaultdict(int)
@@ -32,6 +33,11 @@ def get_layer_class(name: str) -> type:
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(f"unknown layer class {name!r}; faltung knows {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
+
+
+def registered_layers() -> dict[str, type]:
+    """Every layer class a config may name, by name."""
+    return dict(_REGISTRY)
 
 
 def snake_case(name: str) -> str:
@@ -101,11 +107,18 @@ class Layer:
     # ----- weights -----
     def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "glorot_uniform",
                    trainable: bool = True) -> Parameter:
-        """Create, remember and return a weight called ``<layer name>/<name>``."""
-        value = initializers.get(initializer)(tuple(shape), dtype=self.dtype)
-        weight = Parameter(np.asarray(value, dtype=self.dtype), name=f"{self.name}/{name}",
-                           trainable=trainable)
+        """Create, remember and return a weight called ``<layer name>/<name>`` (see ``deferred_weights``)."""
+        shape = tuple(shape)
+        init = initializers.get(initializer)  # resolved even when deferred: a bad name fails at build time
+        deferral = current_deferral()
+        if deferral is None:
+            value = np.asarray(init(shape, dtype=self.dtype), dtype=self.dtype)
+        else:
+            value = deferral.placeholder(f"{self.name}/{name}", shape, self.dtype)
+        weight = Parameter(value, name=f"{self.name}/{name}", trainable=trainable)
         weight.requires_grad = trainable and self._trainable
+        if deferral is not None:
+            deferral.created.append((weight, init))
         self._weights.append(weight)
         return weight
 

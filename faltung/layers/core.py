@@ -1,6 +1,7 @@
 """Core layers: Input, Dense, Flatten, Activation, ReLU, Softmax, Dropout, Reshape, Rescaling."""
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -97,7 +98,7 @@ class Flatten(Layer):
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
-        return (input_shape[0], None if None in rest else int(np.prod(rest)))
+        return (input_shape[0], None if None in rest else math.prod(rest))  # Python ints: never wraps
 
 
 @register
@@ -189,8 +190,8 @@ class Reshape(Layer):
             raise ValueError(f"target_shape must hold positive ints and at most one -1; got {target_shape!r}")
 
     def compute_output_shape(self, input_shape):
-        size = None if None in input_shape[1:] else int(np.prod(input_shape[1:]))
-        known = int(np.prod([d for d in self.target_shape if d != -1]))
+        size = None if None in input_shape[1:] else math.prod(input_shape[1:])  # Python ints: never wraps
+        known = math.prod(d for d in self.target_shape if d != -1)
         if -1 in self.target_shape:
             if size is not None and size % known:
                 raise ValueError(f"cannot reshape {input_shape[1:]} ({size} values) into {self.target_shape}")

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 from ..layers.base import Layer, SymbolicTensor, register, unique_name
 from ..layers.core import InputLayer
 from .fusion import conv_max_pool, fusable
-from .model import Model, layer_from_config
+from .model import Model, _check_unique_names, layer_from_config
 
 fuse_layers = True  # run Conv2D + MaxPooling2D as one kernel (tests compare it with the layers run apart)
 
@@ -49,6 +49,10 @@ class Sequential(Model):
             raise ValueError(f"layer {layer.name!r} is already in this model")
         if any(layer.name == l.name for l in self._stack):
             raise ValueError(f"two different layers are named {layer.name!r}; layer names in a model must be unique")
+        self._push(layer)
+
+    def _push(self, layer: Layer) -> None:
+        """Append a layer known to be new here and uniquely named, building it if the input shape is known."""
         if not self._stack and self._input is None and layer.declared_input_shape is not None:
             self.add(InputLayer(shape=layer.declared_input_shape))
         self._stack.append(layer)
@@ -64,8 +68,14 @@ class Sequential(Model):
         self._rebuild_shapes()
         return layer
 
+    def _check_usable(self, what: str) -> None:
+        if not self._stack:
+            raise ValueError(f"Sequential model {self.name!r} has no layers, so it cannot {what}(); "
+                             "add layers first, e.g. model.add(layers.Dense(10))")
+
     def build(self, input_shape: Any = None) -> None:
         """Build every layer for inputs of ``input_shape`` (with or without the batch axis' None)."""
+        self._check_usable("build")
         if input_shape is None:
             raise ValueError("build() needs an input shape, e.g. (None, 28, 28, 1)")
         if self._input_layer is None:
@@ -87,6 +97,7 @@ class Sequential(Model):
         self.output_shape = self._input.shape
 
     def call(self, x: Any, training: bool = False) -> Any:
+        self._check_usable("call")
         i = 0
         while i < len(self._stack):
             layer, following = self._stack[i], self._stack[i + 1] if i + 1 < len(self._stack) else None
@@ -110,8 +121,15 @@ class Sequential(Model):
         model = cls(name=config.get("name"))
         if config.get("batch_shape") is not None:
             model.add(InputLayer(batch_shape=config["batch_shape"]))
-        for entry in config.get("layers", []):
-            model.add(layer_from_config(entry))
+        built = [layer_from_config(entry) for entry in config.get("layers", [])]
+        # names checked once, with a set: add() compares each layer with all before it, so a config of
+        # 50,000 layers (a 2 MB file) took minutes
+        _check_unique_names([layer for layer in built if not isinstance(layer, InputLayer)])
+        for layer in built:
+            if isinstance(layer, InputLayer):
+                model.add(layer)  # refused unless it comes first
+            else:
+                model._push(layer)
         if not config.get("trainable", True):  # the layers' own flags were restored by their configs
             model.trainable = False
         return model

@@ -31,12 +31,16 @@ class Trainer:
 
     # ----- compile -----
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Sequence[Any] | None = None) -> None:
-        """Choose the optimizer, the loss and the metrics (objects or Keras' string names)."""
+        """Choose the optimizer, the loss and the metrics (objects or Keras' string names).
+
+        ``optimizer=None`` means Keras' default, ``"rmsprop"``.
+        """
+        self._check_usable("compile")
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'")
         if metrics is not None and (isinstance(metrics, (str, dict)) or not isinstance(metrics, (list, tuple))):
             raise TypeError(f"metrics must be a list, e.g. ['accuracy']; got {metrics!r}")
-        self.optimizer = optimizers.get(optimizer)
+        self.optimizer = optimizers.get("rmsprop" if optimizer is None else optimizer)
         self.loss = losses_module.get(loss)
         self._metrics = [metrics_module.get(m, loss=self.loss) for m in (metrics or [])]
         self.compiled = True
@@ -47,7 +51,11 @@ class Trainer:
     def metrics_names(self) -> list[str]:
         return ["loss"] + [m.name for m in self._metrics]
 
+    def _check_usable(self, what: str) -> None:
+        """Refuse a model that cannot compute anything (Sequential overrides this for an empty stack)."""
+
     def _require_compiled(self, what: str) -> None:
+        self._check_usable(what)
         if not self.compiled:
             raise RuntimeError(f"call model.compile(optimizer, loss, metrics) before {what}()")
 
@@ -79,6 +87,12 @@ class Trainer:
         if not np.all(np.isfinite(x)):
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
             raise ValueError(f"x contains NaN or infinite values (first at index {bad})")
+        limit = np.finfo(self.dtype).max
+        if x.size and x.dtype.itemsize > np.dtype(self.dtype).itemsize and np.abs(x).max() > limit:
+            # the cast would turn these into inf, and the outputs into NaN
+            largest = float(np.abs(x).max())
+            raise ValueError(f"x holds values up to {largest:.6g} in magnitude; model {self.name!r} computes in "
+                             f"{np.dtype(self.dtype).name}, whose largest value is {float(limit):.6g}")
         return x.astype(self.dtype, copy=False)
 
     def _all_layers(self) -> list:
@@ -215,6 +229,8 @@ class Trainer:
         batch_size = _check_batch_size(batch_size)
         x = self._prepare_x(x)
         y = self._prepare_y(y, self._length(x))
+        if self._length(x) == 0:
+            raise ValueError("evaluate() got no samples: the loss and metrics of an empty set are undefined")
         steps = math.ceil(self._length(x) / batch_size)
         cbs = CallbackList(callbacks, model=self, params={"steps": steps})
         bar = ProgressBar(steps, 1 if verbose == "auto" else verbose)
@@ -227,6 +243,7 @@ class Trainer:
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 callbacks: Sequence[Any] | None = None) -> Any:
         """The model's outputs for x, computed in batches without recording gradients: an ndarray."""
+        self._check_usable("predict")
         batch_size = _check_batch_size(batch_size)
         x = self._prepare_x(x)
         n = self._length(x)
