@@ -482,6 +482,12 @@ def test_cli_lecture_and_usage_errors(shapes_model, tmp_path, capsys, monkeypatc
     assert main(["explain", str(shapes_model), "--index", "100000"]) == 1
     assert "--index must be within the" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
+        main(["explain", "--lecture", "--max-maps", "0"])
+    assert info.value.code == 2 and "expected a positive integer up to 256; got 0" in capsys.readouterr().err
+    (tmp_path / "taken").write_text("a file, not a folder")
+    assert main(["explain", str(tmp_path / "missing.faltung"), "--out", str(tmp_path / "taken")]) == 1
+    assert "--out " in (err := capsys.readouterr().err) and "is a file; expected a folder" in err  # before loading
+    with pytest.raises(SystemExit) as info:
         main(["explain", "--help"])
     assert info.value.code == 0
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import time
 
+from .arguments import MAX_PANELS, IntRange
+from .paths import check_output_folder
+
 
 def add_commands(commands) -> None:
     p = commands.add_parser(
@@ -24,21 +27,13 @@ def add_commands(commands) -> None:
     p.add_argument("--class", dest="class_", default=None, metavar="NAME|INDEX",
                    help="the class for Grad-CAM and the input gradient (default: the predicted one)")
     p.add_argument("--layer", default=None, help="Grad-CAM's conv layer (default: the last Conv2D)")
-    p.add_argument("--max-maps", type=_positive_int, default=16, metavar="N",
-                   help="maps per layer in the overview (default: 16)")
+    p.add_argument("--max-maps", type=IntRange(1, MAX_PANELS), default=16, metavar="N",
+                   help=f"maps per layer in the overview (default: 16, at most {MAX_PANELS})")
     p.add_argument("--lecture", action="store_true",
                    help="explain the lecture's Example 2 and its 12x12 image with the corner filter instead")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="the folder to write index.html into (default: <model>-explain, or lecture-explain)")
     p.set_defaults(run=explain, parser=p)
-
-
-def _positive_int(text: str) -> int:
-    import argparse
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
-    return value
 
 
 def _class_index(text: str | None, names: list[str] | None, count: int) -> int | None:
@@ -58,12 +53,13 @@ def explain(args) -> int:
         if args.model or args.image:
             args.parser.error("--lecture takes no MODEL or IMAGE")
         started = time.perf_counter()
-        path = explain_lecture(args.out or "lecture-explain")
+        path = explain_lecture(check_output_folder(args.out or "lecture-explain", "--out"))
         return _report(path, started)
     if args.model is None:
         args.parser.error("give a saved MODEL (or --lecture)")
     from .show import _load_model, _stem, _test_split
     started = time.perf_counter()
+    out = check_output_folder(args.out or f"{_stem(args.model)}-explain", "--out")  # before any loading
     model = _load_model(args.model)
     names = model.metadata.get("class_names")
     if args.image is not None:
@@ -83,7 +79,7 @@ def explain(args) -> int:
     count = int(model.output_shape[-1]) if model.output_shape else 0
     if names and len(names) != count:
         names = None  # names of another dataset: numbered classes rather than wrong labels
-    path = explain_model(model, image, args.out or f"{_stem(args.model)}-explain", class_names=names,
+    path = explain_model(model, image, out, class_names=names,
                          class_index=_class_index(args.class_, names, count), layer=args.layer,
                          max_maps=args.max_maps, title=f"{_stem(args.model)} on {source}")
     return _report(path, started)
