@@ -22,10 +22,11 @@ from .models import Model, Sequential, load_model  # noqa: E402
 
 __all__ = ["Tensor", "Parameter", "no_grad", "correlate2d", "set_seed", "Input", "Model", "Sequential",
            "load_model", "layers", "models", "optimizers", "losses", "metrics", "callbacks", "initializers",
-           "utils", "distributed", "__version__", "keras", "datasets", "saving", "activations", "regularizers", "constraints"]
+           "utils", "distributed", "__version__", "keras", "datasets", "saving", "activations", "regularizers",
+           "constraints", "explain"]
 
 # Loaded on first use (PEP 562): Keras' other namespaces, and nothing heavy at `import faltung`.
-_LAZY = ("keras", "datasets", "saving", "activations", "regularizers", "constraints", "viz", "export")
+_LAZY = ("keras", "datasets", "saving", "activations", "regularizers", "constraints", "viz", "export", "explain")
 
 
 def __getattr__(name: str):

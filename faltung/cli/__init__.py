@@ -14,13 +14,13 @@ from .. import __version__, distributed
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import export, inspect, show, train
+    from . import explain, export, inspect, show, train
     parser = argparse.ArgumentParser(
         prog="faltung", description="Convolutional neural networks on NumPy alone: train, evaluate, predict.")
     parser.add_argument("--version", action="version", version=f"faltung {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, inspect, export, show):
+    for module in (train, inspect, export, show, explain):
         module.add_commands(commands)
     return parser
 

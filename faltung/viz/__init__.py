@@ -9,10 +9,12 @@ session without a display gets the file-only Agg backend.
 """
 from .correlation import FILTERS, named_filter, plot_correlation
 from .evaluation import confusion_matrix, plot_confusion_matrix, plot_predictions
+from .explain_page import explain
 from .feature_maps import plot_feature_maps
 from .filters import plot_filters
 from .history import plot_history, read_history
 from .report import write_report
 
 __all__ = ["plot_correlation", "plot_filters", "plot_feature_maps", "plot_history", "plot_confusion_matrix",
-           "plot_predictions", "write_report", "confusion_matrix", "read_history", "named_filter", "FILTERS"]
+           "plot_predictions", "write_report", "confusion_matrix", "read_history", "named_filter", "FILTERS",
+           "explain"]
