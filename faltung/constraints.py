@@ -13,6 +13,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from . import registry
+
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm", "min_max_norm",
            "non_neg", "unit_norm", "get", "serialize", "deserialize"]
 
@@ -102,24 +104,22 @@ class UnitNorm(Constraint):
 
 
 max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
-_CLASSES = {c.__name__: c for c in (Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm)}
-_NAMES = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm}
+for _cls, _names in ((MaxNorm, ("max_norm",)), (MinMaxNorm, ("min_max_norm",)), (NonNeg, ("non_neg",)),
+                     (UnitNorm, ("unit_norm",)), (Constraint, ())):
+    registry.register("constraint", *_names)(_cls)
 
 
 def serialize(constraint: Constraint | None) -> dict | None:
     if constraint is None:
         return None
-    if type(constraint) not in _CLASSES.values():
-        raise ValueError(f"cannot serialize constraint {constraint!r}: only faltung's own {sorted(_CLASSES)} "
-                         "are saved (files never carry code)")
-    return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    if registry.entries("constraint").get(type(constraint).__name__) is not type(constraint):
+        raise ValueError(f"cannot serialize constraint {constraint!r}: only registered constraints are "
+                         "saved (files never carry code)")
+    return registry.serialize(constraint)
 
 
 def deserialize(config: Mapping[str, Any]) -> Constraint:
-    if not isinstance(config, Mapping) or config.get("class_name") not in _CLASSES:
-        raise ValueError(f"unknown constraint {config!r:.200}; expected {{'class_name': one of "
-                         f"{sorted(_CLASSES)}, 'config': {{...}}}}")
-    return _CLASSES[config["class_name"]].from_config(dict(config.get("config") or {}))
+    return registry.deserialize("constraint", config)
 
 
 def get(identifier: Any) -> Constraint | None:
@@ -127,11 +127,8 @@ def get(identifier: Any) -> Constraint | None:
     if identifier is None or isinstance(identifier, Constraint):
         return identifier
     if isinstance(identifier, str):
-        key = identifier if identifier in _CLASSES else identifier.lower()
-        cls = _CLASSES.get(key) or _NAMES.get(key)
-        if cls is None:
-            raise ValueError(f"unknown constraint {identifier!r}; expected one of {sorted(_NAMES)}")
-        return cls()
+        names = registry.entries("constraint")
+        return registry.lookup("constraint", identifier if identifier in names else identifier.lower())()
     if isinstance(identifier, Mapping):
         return deserialize(identifier)
     if callable(identifier):

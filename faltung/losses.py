@@ -17,7 +17,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import functional as F
+from . import functional as F, registry
+from .objects import checked_from_config, default_name, function_name, snake_case, wrapper_from_config
+from .targets import as_array, same_rank
 from .autograd import Tensor, tensor
 from .functional._checks import float_tensor
 
@@ -31,95 +33,6 @@ __all__ = [
 
 # Keras' `standardize_reduction`: None and "none" both mean "no aggregation".
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
-
-
-# --------------------------------------------------------------------------- #
-# Helpers shared with faltung.metrics
-# --------------------------------------------------------------------------- #
-def _snake_case(name: str) -> str:
-    """Keras' ``to_snake_case``: "SparseTopKCategoricalAccuracy" -> "sparse_top_k_categorical_accuracy"."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _array(y: Any, name: str) -> np.ndarray:
-    """The ndarray inside a Tensor, array or nested list, refusing non-numeric data."""
-    a = np.asarray(getattr(y, "data", y))
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a numeric array or Tensor; got dtype {a.dtype}")
-    return a
-
-
-def _same_rank(x1: Any, x2: Any, expand_rank_1: bool = True) -> tuple[Any, Any]:
-    """Keras' ``squeeze_or_expand_to_same_rank``: when ranks differ by one and the longer one ends
-    in a 1, drop that axis (or give a rank-1 partner a trailing 1). Works on Tensors and arrays."""
-    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
-        if x2.ndim == 1 and expand_rank_1:
-            x2 = x2.reshape(tuple(x2.shape) + (1,))
-        else:
-            x1 = x1.reshape(tuple(x1.shape[:-1]))
-    elif x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
-        if x1.ndim == 1 and expand_rank_1:
-            x1 = x1.reshape(tuple(x1.shape) + (1,))
-        else:
-            x2 = x2.reshape(tuple(x2.shape[:-1]))
-    return x1, x2
-
-
-def _check_name(obj: Any, name: Any) -> str:
-    """``name``, or Keras' default, the snake_case class name, when it is None or empty."""
-    if name is not None and not isinstance(name, str):
-        raise TypeError(f"{type(obj).__name__}: name must be a str or None; got {name!r}")
-    return name or _snake_case(type(obj).__name__)
-
-
-def _function_name(fn: Callable[..., Any]) -> str:
-    # A wrapped function is saved by name only: files never carry code, so a custom function
-    # saves fine but cannot be restored (_wrapper_from_config names it).
-    return getattr(fn, "__name__", type(fn).__name__)
-
-
-def _from_config(cls: type, config: Mapping[str, Any]) -> Any:
-    """``cls(**config)``, refusing keys the constructor does not take (named in the error)."""
-    if not isinstance(config, Mapping):
-        raise TypeError(f"{cls.__name__}.from_config: config must be a dict; got {type(config).__name__}")
-    params = inspect.signature(cls.__init__).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    allowed = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD]
-    unknown = sorted(set(config) - set(allowed))
-    if unknown and not takes_any:
-        raise ValueError(f"{cls.__name__}.from_config: unknown config keys {unknown}; expected some of {allowed}")
-    return cls(**config)
-
-
-def _wrapper_from_config(cls: type, config: Mapping[str, Any], kind: str,
-                         functions: Mapping[str, Callable[..., Any]]) -> Any:
-    """``cls(fn, **config)``, with the config's ``"fn"`` name looked up in ``functions`` only."""
-    config = dict(config)
-    name = config.pop("fn", None)
-    fn = functions.get(name) if isinstance(name, str) else None
-    if fn is None:
-        raise ValueError(f"unknown {kind} function {name!r}: only faltung's own {kind} functions "
-                         f"{sorted(functions)} can be restored (files never carry code)")
-    return cls(fn, **config)
-
-
-def _lookup(kind: str, registry: Mapping[str, type], config: Any) -> Any:
-    """The object described by ``{"class_name": ..., "config": {...}}``, found in ``registry`` only."""
-    if (not isinstance(config, Mapping) or not isinstance(config.get("class_name"), str)
-            or not isinstance(config.get("config", {}), Mapping)):
-        raise ValueError(f"deserialize: expected a dict {{'class_name': str, 'config': dict}}; got {config!r}")
-    cls = registry.get(config["class_name"])
-    if cls is None:
-        raise ValueError(f"unknown {kind} class_name {config['class_name']!r}; expected one of {sorted(registry)}")
-    return cls.from_config(dict(config.get("config") or {}))
-
-
-def _unknown_name(kind: str, identifier: str, known: list[str]) -> ValueError:
-    hint = [k for k in known if k.lower() == identifier.lower()]
-    extra = f" (names are case-sensitive, as in Keras: did you mean {hint[0]!r}?)" if hint else ""
-    return ValueError(f"unknown {kind} {identifier!r}{extra}; expected one of {sorted(known)}")
 
 
 def _check_bool(owner: str, name: str, value: Any) -> bool:
@@ -148,8 +61,8 @@ def _check_axis(owner: str, axis: Any) -> int:
 def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, Tensor]:
     """y_pred as a float Tensor, y_true as an array of its dtype, ranks aligned the Keras way."""
     y_pred = float_tensor(y_pred, "y_pred")
-    y_true = _array(y_true, "y_true").astype(y_pred.dtype)
-    y_true, y_pred = _same_rank(y_true, y_pred)
+    y_true = as_array(y_true, "y_true").astype(y_pred.dtype)
+    y_true, y_pred = same_rank(y_true, y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true and y_pred must have the same shape; got y_true {y_true.shape} "
                          f"and y_pred {y_pred.shape}")
@@ -168,7 +81,7 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
         raise ValueError(f"sparse_categorical_crossentropy: ignore_class is not supported yet; "
                          f"got ignore_class={ignore_class!r}, expected None")
     y_pred = float_tensor(y_pred, "y_pred")
-    return F.sparse_categorical_crossentropy(y_pred, _array(y_true, "y_true"), from_logits=from_logits,
+    return F.sparse_categorical_crossentropy(y_pred, as_array(y_true, "y_true"), from_logits=from_logits,
                                              reduction="none")
 
 
@@ -222,9 +135,9 @@ def mean_absolute_error(y_true: Any, y_pred: Any) -> Tensor:
 mse = mean_squared_error
 mae = mean_absolute_error
 
-_FUNCTIONS: dict[str, Callable[..., Tensor]] = {f.__name__: f for f in (
-    sparse_categorical_crossentropy, categorical_crossentropy, binary_crossentropy,
-    mean_squared_error, mean_absolute_error)}
+for _fn in (sparse_categorical_crossentropy, categorical_crossentropy, binary_crossentropy, mean_squared_error,
+            mean_absolute_error):
+    registry.register("loss_function")(_fn)
 
 
 # --------------------------------------------------------------------------- #
@@ -241,8 +154,8 @@ def _reduce_weighted(values: Tensor, sample_weight: Any, reduction: str | None) 
     the number of loss entries (not by the sum of the weights), as Keras does."""
     weight = None
     if sample_weight is not None:
-        weight = _array(sample_weight, "sample_weight").astype(values.dtype)
-        values, weight = _same_rank(values, weight)
+        weight = as_array(sample_weight, "sample_weight").astype(values.dtype)
+        values, weight = same_rank(values, weight)
         try:
             np.broadcast_shapes(values.shape, weight.shape)
         except ValueError:
@@ -274,7 +187,7 @@ class Loss:
     """
 
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size"):
-        self.name = _check_name(self, name)
+        self.name = default_name(self, name)
         self.reduction = _check_reduction(reduction)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
@@ -289,7 +202,7 @@ class Loss:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Loss":
-        return _from_config(cls, config)
+        return checked_from_config(cls, config)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -321,18 +234,18 @@ class LossFunctionWrapper(Loss):
 
     def call(self, y_true: Any, y_pred: Any) -> Tensor:
         y_pred = float_tensor(y_pred, "y_pred")
-        y_true = _array(y_true, "y_true")
+        y_true = as_array(y_true, "y_true")
         # Keras aligns ranks before calling the function (except for sparse labels, where they differ by design).
         if self.fn is not sparse_categorical_crossentropy:
-            y_true, y_pred = _same_rank(y_true, y_pred)
+            y_true, y_pred = same_rank(y_true, y_pred)
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "fn": _function_name(self.fn), **self._fn_kwargs}
+        return {**super().get_config(), "fn": function_name(self.fn), **self._fn_kwargs}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "LossFunctionWrapper":
-        return _wrapper_from_config(cls, config, "loss", _FUNCTIONS)
+        return wrapper_from_config(cls, config, "loss_function")
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -422,18 +335,14 @@ class MeanAbsoluteError(Loss):
 # --------------------------------------------------------------------------- #
 # Lookup by name, (de)serialization
 # --------------------------------------------------------------------------- #
-_CLASSES: dict[str, type] = {cls.__name__: cls for cls in (
-    SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy,
-    MeanSquaredError, MeanAbsoluteError)}
-_REGISTRY: dict[str, type] = {**_CLASSES, "LossFunctionWrapper": LossFunctionWrapper}
-# Function names and Keras' aliases (case as Keras: "mse" and "MSE", not "Mse").
-_FUNCTION_NAMES: dict[str, type] = {
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
-}
+# Class names, and Keras' function names and aliases for the same classes (case as Keras: "mse" and
+# "MSE", not "Mse"); a wrapper is restored from its config only.
+for _cls, _names in ((SparseCategoricalCrossentropy, ("sparse_categorical_crossentropy",)),
+                     (CategoricalCrossentropy, ("categorical_crossentropy",)),
+                     (BinaryCrossentropy, ("binary_crossentropy", "bce", "BCE")),
+                     (MeanSquaredError, ("mean_squared_error", "mse", "MSE")),
+                     (MeanAbsoluteError, ("mean_absolute_error", "mae", "MAE")), (LossFunctionWrapper, ())):
+    registry.register("loss", *_names)(_cls)
 
 
 def get(identifier: str | Mapping[str, Any] | Loss | Callable[..., Any] | None) -> Loss | None:
@@ -449,12 +358,9 @@ def get(identifier: str | Mapping[str, Any] | Loss | Callable[..., Any] | None) 
     """
     if identifier is None or isinstance(identifier, Loss):
         return identifier
-    if isinstance(identifier, str):
-        if identifier in _CLASSES:
-            return _CLASSES[identifier]()
-        if identifier in _FUNCTION_NAMES:
-            return _FUNCTION_NAMES[identifier](name=identifier)
-        raise _unknown_name("loss", identifier, [*_CLASSES, *_FUNCTION_NAMES])
+    if isinstance(identifier, str) and identifier != "LossFunctionWrapper":  # a wrapper needs its function
+        cls = registry.lookup("loss", identifier)
+        return cls() if identifier == cls.__name__ else cls(name=identifier)
     if isinstance(identifier, Mapping):
         return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Loss):
@@ -474,11 +380,11 @@ def serialize(loss: Loss | Callable[..., Any]) -> dict[str, Any]:
         if not callable(loss):
             raise TypeError(f"serialize: expected a Loss; got {type(loss).__name__}")
         loss = get(loss)
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return registry.serialize(loss)
 
 
 def deserialize(config: Mapping[str, Any] | str) -> Loss:
     """The Loss described by ``serialize``'s dict (or a name, as ``get``); never imports or evaluates."""
     if isinstance(config, str):
         return get(config)
-    return _lookup("loss", _REGISTRY, config)
+    return registry.deserialize("loss", config)

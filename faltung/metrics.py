@@ -18,8 +18,9 @@ import numpy as np
 
 from . import backend
 from . import losses as losses_module
-from .losses import (_array, _check_name, _from_config, _function_name, _lookup, _same_rank, _snake_case,
-                     _unknown_name, _wrapper_from_config)
+from . import registry
+from .objects import checked_from_config, default_name, function_name, snake_case, wrapper_from_config
+from .targets import as_array, same_rank
 
 __all__ = [
     "Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
@@ -37,11 +38,11 @@ __all__ = [
 # --------------------------------------------------------------------------- #
 def _matching(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     """Both as arrays of at least rank 1, ranks aligned the Keras way, shapes equal."""
-    y_pred = _array(y_pred, "y_pred")
-    y_true = _array(y_true, "y_true")
+    y_pred = as_array(y_pred, "y_pred")
+    y_true = as_array(y_true, "y_true")
     if y_pred.ndim == 0 or y_true.ndim == 0:
         raise ValueError(f"y_true and y_pred need a batch axis; got shapes {y_true.shape} and {y_pred.shape}")
-    y_true, y_pred = _same_rank(y_true, y_pred)
+    y_true, y_pred = same_rank(y_true, y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true and y_pred must have the same shape; got y_true {y_true.shape} "
                          f"and y_pred {y_pred.shape}")
@@ -50,7 +51,7 @@ def _matching(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _class_labels(y_true: Any, y_pred: np.ndarray) -> np.ndarray:
     """Integer labels of shape y_pred.shape[:-1] (a trailing axis of 1 dropped), validated."""
-    y = _array(y_true, "y_true")
+    y = as_array(y_true, "y_true")
     if y_pred.ndim == 0:
         raise ValueError(f"y_pred must have a class axis; got shape {y_pred.shape}")
     if y.ndim == y_pred.ndim and y.shape[-1] == 1:
@@ -69,8 +70,8 @@ def _class_labels(y_true: Any, y_pred: np.ndarray) -> np.ndarray:
 
 
 def _one_hot_shaped(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
-    y_pred = _array(y_pred, "y_pred")
-    y_true = _array(y_true, "y_true")
+    y_pred = as_array(y_pred, "y_pred")
+    y_true = as_array(y_true, "y_true")
     if y_pred.ndim == 0 or y_true.shape != y_pred.shape:
         hint = (" (integer labels? use sparse_categorical_accuracy)"
                 if y_pred.ndim and y_true.shape in (y_pred.shape[:-1], y_pred.shape[:-1] + (1,)) else "")
@@ -113,7 +114,7 @@ def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
 
 def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
     """1.0 where argmax(y_pred) == label, else 0.0: labels (N,) or (N, 1), y_pred (N, C) -> (N,)."""
-    y_pred = _array(y_pred, "y_pred")
+    y_pred = as_array(y_pred, "y_pred")
     labels = _class_labels(y_true, y_pred)
     return (np.argmax(y_pred, axis=-1) == labels).astype(np.float64)
 
@@ -128,7 +129,7 @@ def top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarr
 def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
     """1.0 where the label is among the k highest scores: labels (N,) or (N, 1), y_pred (N, C) -> (N,)."""
     k = _check_k("sparse_top_k_categorical_accuracy", k)
-    y_pred = _array(y_pred, "y_pred")
+    y_pred = as_array(y_pred, "y_pred")
     return _in_top_k(_class_labels(y_true, y_pred), y_pred, k).astype(np.float64)
 
 
@@ -144,9 +145,9 @@ def mean_absolute_error(y_true: Any, y_pred: Any) -> np.ndarray:
     return np.mean(np.abs(y_true.astype(np.float64) - y_pred), axis=-1)
 
 
-_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {f.__name__: f for f in (
-    accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
-    top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_squared_error, mean_absolute_error)}
+for _fn in (accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+    top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_squared_error, mean_absolute_error):
+    registry.register("metric_function")(_fn)
 
 
 # --------------------------------------------------------------------------- #
@@ -158,8 +159,8 @@ def _samplewise(values: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray
     values = np.asarray(values, dtype=np.float64)
     weight = None
     if sample_weight is not None:
-        weight = _array(sample_weight, "sample_weight").astype(np.float64)
-        values, weight = _same_rank(values, weight)
+        weight = as_array(sample_weight, "sample_weight").astype(np.float64)
+        values, weight = same_rank(values, weight)
         if values.ndim > weight.ndim:  # average the entries each weight covers
             values = values.mean(axis=tuple(range(weight.ndim, values.ndim)))
         try:
@@ -184,7 +185,7 @@ class Metric:
     _direction: str | None = None  # "up" or "down": which way is better (read by callbacks)
 
     def __init__(self, name: str | None = None, dtype: Any = None):
-        self.name = _check_name(self, name)
+        self.name = default_name(self, name)
         try:
             dt = np.dtype(backend.floatx() if dtype is None else dtype)
         except TypeError:
@@ -211,7 +212,7 @@ class Metric:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Metric":
-        return _from_config(cls, config)
+        return checked_from_config(cls, config)
 
     def __repr__(self) -> str:
         try:
@@ -235,7 +236,7 @@ class Mean(Metric):
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
         """values: (N, ...) per-sample values (reduced to (N,) by a mean); sample_weight: (N,) or
         broadcastable. ``count`` grows by N, or by the sum of the weights."""
-        values, weight = _samplewise(_array(values, "values"), sample_weight)
+        values, weight = _samplewise(as_array(values, "values"), sample_weight)
         self.total += float(values.sum())
         if weight is not None:
             self.count += float(weight.sum())
@@ -257,7 +258,7 @@ class MeanMetricWrapper(Mean):
     def __init__(self, fn: Callable[..., Any], name: str | None = None, dtype: Any = None, **kwargs: Any):
         if not callable(fn):
             raise TypeError(f"MeanMetricWrapper: fn must be callable; got {fn!r}")
-        super().__init__(name=name or _snake_case(type(self).__name__), dtype=dtype)
+        super().__init__(name=name or snake_case(type(self).__name__), dtype=dtype)
         self._fn = fn
         self._fn_kwargs = kwargs
 
@@ -267,11 +268,11 @@ class MeanMetricWrapper(Mean):
         super().update_state(np.asarray(getattr(values, "data", values)), sample_weight=sample_weight)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "fn": _function_name(self._fn), **self._fn_kwargs}
+        return {**super().get_config(), "fn": function_name(self._fn), **self._fn_kwargs}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "MeanMetricWrapper":
-        return _wrapper_from_config(cls, config, "metric", _FUNCTIONS)
+        return wrapper_from_config(cls, config, "metric_function")
 
 
 class _FixedFunction(MeanMetricWrapper):
@@ -283,7 +284,7 @@ class _FixedFunction(MeanMetricWrapper):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Metric":
-        return _from_config(cls, config)
+        return checked_from_config(cls, config)
 
 
 class Accuracy(_FixedFunction):
@@ -396,7 +397,7 @@ class AutoAccuracy(Metric):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         if self.resolved is None:
-            cls = _accuracy_for_shapes(_array(y_true, "y_true"), _array(y_pred, "y_pred"))
+            cls = _accuracy_for_shapes(as_array(y_true, "y_true"), as_array(y_pred, "y_pred"))
             self.resolved = cls(name=self.name, dtype=self.dtype)
         self.resolved.update_state(y_true, y_pred, sample_weight=sample_weight)
 
@@ -412,15 +413,13 @@ class AutoAccuracy(Metric):
 # --------------------------------------------------------------------------- #
 # Lookup by name, (de)serialization
 # --------------------------------------------------------------------------- #
-_CLASSES = (Mean, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
-            SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError)
 # Keras' metrics.ALL_OBJECTS_DICT: class names, their snake_case, and the aliases.
-_NAMES: dict[str, type] = {
-    **{cls.__name__: cls for cls in _CLASSES},
-    **{_snake_case(cls.__name__): cls for cls in _CLASSES},
-    "mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
-}
-_REGISTRY: dict[str, type] = {cls.__name__: cls for cls in (*_CLASSES, Accuracy, MeanMetricWrapper, AutoAccuracy)}
+_ALIASES = {MeanSquaredError: ("mse", "MSE"), MeanAbsoluteError: ("mae", "MAE")}
+for _cls in (Mean, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
+             SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError):
+    registry.register("metric", snake_case(_cls.__name__), *_ALIASES.get(_cls, ()))(_cls)
+for _cls in (Accuracy, MeanMetricWrapper, AutoAccuracy):  # by class name, in configs
+    registry.register("metric")(_cls)
 _ACCURACY_NAMES = ("accuracy", "acc")
 
 
@@ -457,9 +456,14 @@ def get(identifier: str | Mapping[str, Any] | Metric | Callable[..., Any] | None
         if identifier.lower() in _ACCURACY_NAMES:
             cls = _accuracy_for_loss(loss) if loss is not None else None
             return (cls or AutoAccuracy)(name=identifier)
-        if identifier in _NAMES:
-            return _NAMES[identifier](name=identifier)
-        raise _unknown_name("metric", identifier, [*_NAMES, *_ACCURACY_NAMES])
+        if identifier == "MeanMetricWrapper":  # a wrapper needs its function
+            raise ValueError("MeanMetricWrapper needs its function: pass the function itself as the metric")
+        try:
+            cls = registry.lookup("metric", identifier)
+        except ValueError as err:
+            raise ValueError(f"{err}; and {' or '.join(map(repr, _ACCURACY_NAMES))} (chosen from the loss)") \
+                from None
+        return cls(name=identifier)
     if isinstance(identifier, Mapping):
         return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Metric):
@@ -478,11 +482,11 @@ def serialize(metric: Metric) -> dict[str, Any]:
     """
     if not isinstance(metric, Metric):
         raise TypeError(f"serialize: expected a Metric; got {type(metric).__name__}")
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+    return registry.serialize(metric)
 
 
 def deserialize(config: Mapping[str, Any] | str) -> Metric:
     """The Metric described by ``serialize``'s dict (or a name, as ``get``); never imports or evaluates."""
     if isinstance(config, str):
         return get(config)
-    return _lookup("metric", _REGISTRY, config)
+    return registry.deserialize("metric", config)

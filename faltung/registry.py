@@ -1,7 +1,7 @@
 """The one registry: every class or function a saved config may name, found by its kind and name.
 
-Layers, activations, losses, metrics, optimizers, learning-rate schedules, initializers,
-regularizers and constraints register here when their module is imported. Loading a config
+Layers, activations, losses (and the loss functions a wrapper names), metrics (and their
+functions), optimizers, learning-rate schedules, initializers, regularizers and constraints register here when their module is imported. Loading a config
 looks names up here and nowhere else, so a file can only ever name faltung's own objects
 (or those a user registered in this process): it never imports a module or runs its code.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-KINDS = ("layer", "activation", "loss", "metric", "optimizer", "schedule", "initializer", "regularizer",
-         "constraint")
+KINDS = ("layer", "activation", "loss", "loss_function", "metric", "metric_function", "optimizer", "schedule",
+         "initializer", "regularizer", "constraint")
 
 _ENTRIES: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
 
@@ -45,8 +45,9 @@ def lookup(kind: str, name: Any) -> Any:
     if isinstance(name, str) and name in entries:
         return entries[name]
     hint = [k for k in entries if isinstance(name, str) and k.lower() == name.lower()]
-    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-    raise ValueError(f"unknown {kind} {name!r}{suggestion}; faltung knows {', '.join(sorted(entries))}")
+    suggestion = f" (names are case-sensitive: did you mean {hint[0]!r}?)" if hint else ""
+    known = ", ".join(map(repr, sorted(entries)))
+    raise ValueError(f"unknown {kind.replace('_', ' ')} {name!r}{suggestion}; faltung knows {known}")
 
 
 def entries(kind: str) -> dict[str, Any]:
@@ -66,7 +67,8 @@ def deserialize(kind: str, entry: Any) -> Any:
     """The object ``serialize`` described, rebuilt from this registry's class (never imported)."""
     if (not isinstance(entry, Mapping) or not isinstance(entry.get("class_name"), str)
             or not isinstance(entry.get("config", {}) or {}, Mapping)):
-        raise ValueError(f"a {kind} entry must be {{'class_name': str, 'config': dict}}; got {entry!r:.200}")
+        raise ValueError(f"a {kind} entry must be a dict {{'class_name': str, 'config': dict}}; "
+                         f"got {entry!r:.200}")
     cls = lookup(kind, entry["class_name"])
     if not isinstance(cls, type):
         raise ValueError(f"{kind} {entry['class_name']!r} is a function, not a class with a config")

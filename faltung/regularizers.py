@@ -16,7 +16,7 @@ import math
 import numbers
 from typing import Any, Mapping
 
-from . import functional as F
+from . import functional as F, registry
 from .autograd import Tensor, tensor
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize", "deserialize"]
@@ -99,26 +99,23 @@ class L2(Regularizer):
 
 # Keras 3's lower-case names are the classes themselves (so l1_l2() is L1L2(0.0, 0.0), no penalty)
 l1, l2, l1_l2 = L1, L2, L1L2
-_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "Regularizer": Regularizer}
-_NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+for _cls, _names in ((L1, ("l1",)), (L2, ("l2",)), (L1L2, ("l1_l2", "l1l2")), (Regularizer, ())):
+    registry.register("regularizer", *_names)(_cls)
 
 
 def serialize(regularizer: Regularizer | None) -> dict | None:
     """``{"class_name": ..., "config": {...}}`` (JSON-able), or None."""
     if regularizer is None:
         return None
-    if type(regularizer) not in _CLASSES.values():
-        raise ValueError(f"cannot serialize regularizer {regularizer!r}: only faltung's own {sorted(_CLASSES)} "
-                         "are saved (files never carry code)")
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    if registry.entries("regularizer").get(type(regularizer).__name__) is not type(regularizer):
+        raise ValueError(f"cannot serialize regularizer {regularizer!r}: only registered regularizers are "
+                         "saved (files never carry code)")
+    return registry.serialize(regularizer)
 
 
 def deserialize(config: Mapping[str, Any]) -> Regularizer:
-    """The regularizer described by ``serialize``'s dict (looked up in faltung's own classes only)."""
-    if not isinstance(config, Mapping) or config.get("class_name") not in _CLASSES:
-        raise ValueError(f"unknown regularizer {config!r:.200}; expected {{'class_name': one of "
-                         f"{sorted(_CLASSES)}, 'config': {{...}}}}")
-    return _CLASSES[config["class_name"]].from_config(dict(config.get("config") or {}))
+    """The regularizer described by ``serialize``'s dict (looked up in faltung's registry only)."""
+    return registry.deserialize("regularizer", config)
 
 
 def get(identifier: Any) -> Regularizer | None:
@@ -126,9 +123,7 @@ def get(identifier: Any) -> Regularizer | None:
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, str):
-        if identifier.lower() not in _NAMES:
-            raise ValueError(f"unknown regularizer {identifier!r}; expected one of {sorted(_NAMES)}")
-        return _NAMES[identifier.lower()]()
+        return registry.lookup("regularizer", identifier.lower())()
     if isinstance(identifier, Mapping):
         return deserialize(identifier)
     if callable(identifier):

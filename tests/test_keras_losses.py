@@ -218,7 +218,7 @@ def test_get_errors_name_what_is_known():
     with pytest.raises(ValueError, match=r"unknown loss 'Mse' \(names are case-sensitive.*did you mean") as err:
         losses.get("Mse")
     assert "'mean_squared_error'" in str(err.value)
-    with pytest.raises(ValueError, match=r"unknown loss 'hinge'; expected one of \[.*'sparse_categorical"):
+    with pytest.raises(ValueError, match=r"unknown loss 'hinge'; faltung knows .*'sparse_categorical"):
         losses.get("hinge")
     with pytest.raises(TypeError, match="could not interpret loss identifier 42"):
         losses.get(42)
@@ -252,15 +252,15 @@ def test_keras_config_keys():
 
 
 def test_deserialize_never_runs_code_and_names_the_unknown():
-    with pytest.raises(ValueError, match=r"unknown loss class_name 'os\.system'; expected one of"):
+    with pytest.raises(ValueError, match=r"unknown loss 'os\.system'; faltung knows"):
         losses.deserialize({"class_name": "os.system", "config": {}})
-    with pytest.raises(ValueError, match=r"unknown loss class_name 'Loss'"):  # the abstract base is not restorable
+    with pytest.raises(ValueError, match=r"unknown loss 'Loss'"):  # the abstract base is not restorable
         losses.deserialize({"class_name": "Loss", "config": {}})
     with pytest.raises(ValueError, match=r"unknown loss function 'eval'"):
         losses.deserialize({"class_name": "LossFunctionWrapper", "config": {"fn": "eval"}})
     with pytest.raises(ValueError, match=r"unknown config keys \['gamma'\]"):
         losses.deserialize({"class_name": "BinaryCrossentropy", "config": {"gamma": 2.0}})
-    with pytest.raises(ValueError, match="expected a dict"):
+    with pytest.raises(ValueError, match="must be a dict"):
         losses.deserialize({"config": {}})
     # a custom function is saved by name, and refused by name when loaded
     config = losses.serialize(losses.get(lambda y_true, y_pred: losses.mse(y_true, y_pred)))
