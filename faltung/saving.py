@@ -44,12 +44,12 @@ def register_keras_serializable(package: str = "Custom", name: str | None = None
         if name is not None and name != cls.__name__:
             raise ValueError(f"register_keras_serializable: faltung saves classes under their own name, so "
                              f"name must be None or {cls.__name__!r}; got {name!r}")
-        _register_class(cls)
+        register_class(cls)
         return cls
     return decorate
 
 
-def _register_class(cls: type) -> None:
+def register_class(cls: type) -> None:
     try:
         taken = get_layer_class(cls.__name__)
     except ValueError:
@@ -101,5 +101,5 @@ def load_model(filepath: str | os.PathLike, custom_objects: Mapping[str, type] |
     for key, cls in (custom_objects or {}).items():
         if not isinstance(cls, type) or cls.__name__ != key:
             raise ValueError(f"custom_objects maps class names to classes of that name; got {key!r}: {cls!r}")
-        _register_class(cls)
+        register_class(cls)
     return _load_model(filepath, compile=compile)

@@ -57,10 +57,10 @@ def explain(args) -> int:
         return _report(path, started)
     if args.model is None:
         args.parser.error("give a saved MODEL (or --lecture)")
-    from .show import _load_model, _stem, _test_split
+    from .show import load_saved_model, stem, held_out_split
     started = time.perf_counter()
-    out = check_output_folder(args.out or f"{_stem(args.model)}-explain", "--out")  # before any loading
-    model = _load_model(args.model)
+    out = check_output_folder(args.out or f"{stem(args.model)}-explain", "--out")  # before any loading
+    model = load_saved_model(args.model)
     names = model.metadata.get("class_names")
     if args.image is not None:
         from .inspect import read_image
@@ -69,7 +69,7 @@ def explain(args) -> int:
             image = 255 - image
         source = os.path.basename(args.image)
     else:
-        x_test, y_test, names = _test_split(args, model)
+        x_test, y_test, names = held_out_split(args, model)
         if not 0 <= args.index < len(x_test):
             raise ValueError(f"--index must be within the {len(x_test)} test images; got {args.index}")
         image = x_test[args.index]
@@ -81,7 +81,7 @@ def explain(args) -> int:
         names = None  # names of another dataset: numbered classes rather than wrong labels
     path = explain_model(model, image, out, class_names=names,
                          class_index=_class_index(args.class_, names, count), layer=args.layer,
-                         max_maps=args.max_maps, title=f"{_stem(args.model)} on {source}")
+                         max_maps=args.max_maps, title=f"{stem(args.model)} on {source}")
     return _report(path, started)
 
 

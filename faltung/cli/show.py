@@ -105,7 +105,7 @@ def _filter_name(text: str) -> str:
     raise argparse.ArgumentTypeError(f"expected one of {', '.join(FILTER_NAMES)} or a FILE.npy; got {text!r}")
 
 
-def _stem(path: str) -> str:
+def stem(path: str) -> str:
     name = os.path.basename(path)
     for suffix in (".history.csv", ".csv", ".faltung"):
         if name.endswith(suffix):
@@ -137,12 +137,12 @@ def _viz():
     return viz
 
 
-def _load_model(path: str):
+def load_saved_model(path: str):
     from ..models import load_model
     return load_model(path)
 
 
-def _test_split(args, model):
+def held_out_split(args, model):
     """The test images and labels of the model's dataset (or --dataset), with its class names."""
     from .data import load
     name = args.dataset or model.metadata.get("dataset")
@@ -185,50 +185,50 @@ def correlation(args) -> int:
 
 def filters(args) -> int:
     viz = _viz()
-    model = _load_model(args.model)
+    model = load_saved_model(args.model)
     fig = viz.plot_filters(model, args.layer, mode=args.mode, max_filters=args.max_filters)
-    return _write(fig, args, f"{_stem(args.model)}-filters.png")
+    return _write(fig, args, f"{stem(args.model)}-filters.png")
 
 
 def maps(args) -> int:
     viz = _viz()
-    model = _load_model(args.model)
+    model = load_saved_model(args.model)
     if args.image is not None:
         from .inspect import read_image
         image = read_image(args.image, tuple(model.input_shape[1:]))
         if args.invert:
             image = 255 - image
     else:
-        x_test, _, _ = _test_split(args, model)
+        x_test, _, _ = held_out_split(args, model)
         if not 0 <= args.index < len(x_test):
             raise ValueError(f"--index must be within the {len(x_test)} test images; got {args.index}")
         image = x_test[args.index]
     layers = None if args.layers is None else [name.strip() for name in args.layers.split(",") if name.strip()]
     fig = viz.plot_feature_maps(model, image, layers=layers, max_maps=args.max_maps)
-    return _write(fig, args, f"{_stem(args.model)}-maps.png")
+    return _write(fig, args, f"{stem(args.model)}-maps.png")
 
 
 def history(args) -> int:
     viz = _viz()
     fig = viz.plot_history(args.csv)
-    return _write(fig, args, f"{_stem(args.csv)}-history.png")
+    return _write(fig, args, f"{stem(args.csv)}-history.png")
 
 
 def confusion(args) -> int:
     viz = _viz()
-    model = _load_model(args.model)
-    x, y, names = _test_split(args, model)
+    model = load_saved_model(args.model)
+    x, y, names = held_out_split(args, model)
     if args.limit:
         x, y = x[:args.limit], y[:args.limit]
     fig = viz.plot_confusion_matrix(model, x, y, names, normalize=args.normalize)
-    return _write(fig, args, f"{_stem(args.model)}-confusion.png")
+    return _write(fig, args, f"{stem(args.model)}-confusion.png")
 
 
 def predictions(args) -> int:
     viz = _viz()
-    model = _load_model(args.model)
-    x, y, names = _test_split(args, model)
+    model = load_saved_model(args.model)
+    x, y, names = held_out_split(args, model)
     if not 0 <= args.start < len(x):
         raise ValueError(f"--start must be within the {len(x)} test images; got {args.start}")
     fig = viz.plot_predictions(model, x[args.start:], y[args.start:], names, n=args.n)
-    return _write(fig, args, f"{_stem(args.model)}-predictions.png")
+    return _write(fig, args, f"{stem(args.model)}-predictions.png")

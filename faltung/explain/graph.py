@@ -109,7 +109,7 @@ def pre_activation(layer: Layer, x: Tensor) -> Tensor:
     raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no kernel and bias to apply")
 
 
-def _is_softmax(layer: Layer) -> bool:
+def is_softmax(layer: Layer) -> bool:
     from ..layers.core import Activation, Softmax
     return isinstance(layer, Softmax) or (isinstance(layer, Activation) and layer.activation is F.softmax)
 
@@ -185,7 +185,7 @@ class Trace:
         output itself. ``values``: a filled ``run_nodes`` dictionary. Returns a one-element Tensor."""
         node = self.by_key[self.output_key]
         layer = node.layer
-        if _is_softmax(layer):
+        if is_softmax(layer):
             logits = values[node.parents[0]]
         elif getattr(layer, "activation", None) is F.softmax and hasattr(layer, "kernel"):
             logits = pre_activation(layer, values[node.parents[0]])

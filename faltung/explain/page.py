@@ -216,8 +216,8 @@ def example_data(tr: Trace, title: str, class_names: Sequence[str] | None = None
 
 def _ends_in_softmax(node: Node) -> bool:
     from .. import functional as F
-    from .graph import _is_softmax
-    return getattr(node.layer, "activation", None) is F.softmax or _is_softmax(node.layer)
+    from .graph import is_softmax
+    return getattr(node.layer, "activation", None) is F.softmax or is_softmax(node.layer)
 
 
 def _template(name: str) -> str:

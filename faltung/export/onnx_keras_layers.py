@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 
 from .. import backend, layers as L
-from ..functional.depthwise import _transpose_crop
+from ..functional.depthwise import transpose_crop
 from ..functional.resize import aspect_crop
 from ..kernels.padding import same_pads
 from .onnx_graph import GraphBuilder, Value
-from .onnx_layers import _one, explicit_pads
+from .onnx_layers import single_input, explicit_pads
 from . import onnx_activations as act
 
 # Classes that cannot be exported, and why (a ValueError names the layer and gives the reason).
@@ -27,7 +27,7 @@ def _weight(b: GraphBuilder, layer: Any, base: str, name: str, array: np.ndarray
 
 def depthwise_conv2d(b: GraphBuilder, layer: L.DepthwiseConv2D, inputs: list, base: str) -> Value:
     """A grouped Conv with one group per input channel: kernel (kh, kw, C, M) -> (C·M, 1, kh, kw)."""
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     kh, kw, c, m = layer.depthwise_kernel.data.shape
     kernel = layer.depthwise_kernel.data.transpose(2, 3, 0, 1).reshape(c * m, 1, kh, kw)
     args = [b.nchw(x, base), _weight(b, layer, base, "depthwise_kernel", kernel)]
@@ -40,7 +40,7 @@ def depthwise_conv2d(b: GraphBuilder, layer: L.DepthwiseConv2D, inputs: list, ba
 
 
 def separable_conv2d(b: GraphBuilder, layer: L.SeparableConv2D, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     kh, kw, c, m = layer.depthwise_kernel.data.shape
     depthwise = layer.depthwise_kernel.data.transpose(2, 3, 0, 1).reshape(c * m, 1, kh, kw)
     pads = explicit_pads(layer, base, x.shape[1:3], layer.kernel_size, layer.strides, layer.dilation_rate)
@@ -56,7 +56,7 @@ def separable_conv2d(b: GraphBuilder, layer: L.SeparableConv2D, inputs: list, ba
 def conv2d_transpose(b: GraphBuilder, layer: L.Conv2DTranspose, inputs: list, base: str) -> Value:
     """ConvTranspose without padding (the full output), TensorFlow's crop as a Slice, output padding
     beyond the full output as zeros (Pad), then the bias: the same steps as faltung's own op."""
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     _known_hw(x, base, "Conv2DTranspose")
     out = layer.compute_output_shape(x.shape)
     kernel = layer.kernel.data.transpose(3, 2, 0, 1)  # (kh, kw, filters, C_in) -> (C_in, filters, kh, kw)
@@ -65,7 +65,7 @@ def conv2d_transpose(b: GraphBuilder, layer: L.Conv2DTranspose, inputs: list, ba
     starts, ends, extra = [], [], []
     for n, k, s, d, o in zip(x.shape[1:3], layer.kernel_size, layer.strides, layer.dilation_rate, out[1:3]):
         full = (n - 1) * s + d * (k - 1) + 1
-        crop = _transpose_crop(n, o, k, s, d, layer.padding)
+        crop = transpose_crop(n, o, k, s, d, layer.padding)
         starts.append(crop)
         ends.append(min(crop + o, full))
         extra.append(crop + o - min(crop + o, full))
@@ -86,7 +86,7 @@ def _sequence_op(b: GraphBuilder, x: Value, base: str, op_type: str, inputs: lis
 
 
 def conv1d(b: GraphBuilder, layer: L.Conv1D, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     k, d, s = layer.kernel_size, layer.dilation_rate, layer.strides
     if layer.padding == "causal":
         pads = [d * (k - 1), 0]
@@ -104,7 +104,7 @@ def conv1d(b: GraphBuilder, layer: L.Conv1D, inputs: list, base: str) -> Value:
 
 
 def max_pooling1d(b: GraphBuilder, layer: L.MaxPooling1D, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     pads = [0, 0]
     if layer.padding == "same":
         if x.shape[1] is None and layer.strides != 1:
@@ -115,7 +115,7 @@ def max_pooling1d(b: GraphBuilder, layer: L.MaxPooling1D, inputs: list, base: st
 
 
 def global_average_pooling1d(b: GraphBuilder, layer: L.GlobalAveragePooling1D, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     y = b.op("ReduceMean", [x.name], base, axes=[1], keepdims=int(layer.keepdims))
     return Value(y, layer.compute_output_shape(x.shape))
 
@@ -138,7 +138,7 @@ def _resize(b: GraphBuilder, name: str, nchw: bool, size: tuple, interpolation: 
 
 
 def up_sampling2d(b: GraphBuilder, layer: L.UpSampling2D, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     out = layer.compute_output_shape(x.shape)
     if None in out[1:3]:
         raise ValueError(f"layer {base!r}: UpSampling2D needs a known input size to export; got {x.shape}")
@@ -158,7 +158,7 @@ def _known_hw(x: Value, base: str, what: str) -> tuple[int, int]:
 
 
 def cropping2d(b: GraphBuilder, layer: L.Cropping2D, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     h, w = _known_hw(x, base, "Cropping2D")
     (top, bottom), (left, right) = layer.cropping
     return Value(_slice_hw(b, x, top, left, h - top - bottom, w - left - right, base),
@@ -166,7 +166,7 @@ def cropping2d(b: GraphBuilder, layer: L.Cropping2D, inputs: list, base: str) ->
 
 
 def resizing(b: GraphBuilder, layer: L.Resizing, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     name = x.name
     if layer.crop_to_aspect_ratio:
         top, left, h, w = aspect_crop(_known_hw(x, base, "crop_to_aspect_ratio"), (layer.height, layer.width))
@@ -176,7 +176,7 @@ def resizing(b: GraphBuilder, layer: L.Resizing, inputs: list, base: str) -> Val
 
 
 def center_crop(b: GraphBuilder, layer: L.CenterCrop, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     h, w = _known_hw(x, base, "CenterCrop")
     out = layer.compute_output_shape(x.shape)
     if h >= layer.height and w >= layer.width:
@@ -188,25 +188,25 @@ def center_crop(b: GraphBuilder, layer: L.CenterCrop, inputs: list, base: str) -
 
 
 def leaky_relu(b: GraphBuilder, layer: L.LeakyReLU, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     return Value(b.op("LeakyRelu", [x.name], base, alpha=layer.negative_slope), x.shape, x.nchw)
 
 
 def elu(b: GraphBuilder, layer: L.ELU, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     return Value(b.op("Elu", [x.name], base, alpha=layer.alpha), x.shape, x.nchw)
 
 
 def prelu(b: GraphBuilder, layer: L.PReLU, inputs: list, base: str) -> Value:
     """PRelu broadcasts its slope from the right: alpha (per-sample shape) against channels-last data."""
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     y = b.op("PRelu", [b.nhwc(x, base), _weight(b, layer, base, "alpha", layer.alpha.data)], base)
     return Value(y, x.shape)
 
 
 def layer_normalization(b: GraphBuilder, layer: L.LayerNormalization, inputs: list, base: str) -> Value:
     """ONNX LayerNormalization normalises the trailing axes from ``axis`` on: Keras' axes must be those."""
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     axes = layer._axes(x.rank)
     if axes != tuple(range(axes[0], x.rank)):
         raise ValueError(f"layer {base!r}: LayerNormalization over axes {axes} is not a run of trailing axes; "
@@ -223,7 +223,7 @@ def layer_normalization(b: GraphBuilder, layer: L.LayerNormalization, inputs: li
 def group_normalization(b: GraphBuilder, layer: L.GroupNormalization, inputs: list, base: str) -> Value:
     """(N, ..., C) -> (N, P, G, C/G) -> (N, G, P, C/G), ONNX LayerNormalization over the last two axes,
     then back and the per-channel gamma and beta."""
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     c = x.shape[-1]
     groups = layer._groups(c)
     name = b.nhwc(x, base)
@@ -254,7 +254,7 @@ def _merge(op_type: str):
 
 
 def normalization(b: GraphBuilder, layer: L.Normalization, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     shape = [1] + list(x.shape[1:])
     mean, var = layer._statistics(np.zeros([1 if d is None else d for d in shape], np.float32))
     scale = np.maximum(np.sqrt(var), np.float32(backend.epsilon()))
@@ -269,7 +269,7 @@ def normalization(b: GraphBuilder, layer: L.Normalization, inputs: list, base: s
 
 def identity(b: GraphBuilder, layer: Any, inputs: list, base: str) -> Value:
     """Layers that do nothing at inference (spatial dropout, random augmentation)."""
-    return _one(layer, inputs, base)
+    return single_input(layer, inputs, base)
 
 
 CONVERTERS = {

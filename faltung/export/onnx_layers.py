@@ -20,7 +20,7 @@ from .onnx_graph import GraphBuilder, Value
 Converter = Callable[[GraphBuilder, Any, list, str], Value]
 
 
-def _one(layer: Any, inputs: list, base: str) -> Value:
+def single_input(layer: Any, inputs: list, base: str) -> Value:
     if len(inputs) != 1:
         raise ValueError(f"layer {base!r} ({type(layer).__name__}) takes one input; got {len(inputs)}")
     return inputs[0]
@@ -51,7 +51,7 @@ def explicit_pads(layer: Any, base: str, in_hw: tuple, kernel: tuple, strides: t
 
 
 def conv2d(b: GraphBuilder, layer: L.Conv2D, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     pads = explicit_pads(layer, base, x.shape[1:3], layer.kernel_size, layer.strides, layer.dilation_rate)
     # faltung's kernel is (kh, kw, C_in, C_out), the lecture's f[i', j', k, r]; ONNX wants (C_out, C_in, kh, kw)
     args = [b.nchw(x, base), b.const(f"{base}/kernel", layer.kernel.data.transpose(3, 2, 0, 1),
@@ -65,7 +65,7 @@ def conv2d(b: GraphBuilder, layer: L.Conv2D, inputs: list, base: str) -> Value:
 
 def _pool(op_type: str, **extra: Any) -> Converter:
     def convert(b: GraphBuilder, layer: Any, inputs: list, base: str) -> Value:
-        x = _one(layer, inputs, base)
+        x = single_input(layer, inputs, base)
         pads = explicit_pads(layer, base, x.shape[1:3], layer.pool_size, layer.strides)
         y = b.op(op_type, [b.nchw(x, base)], base, kernel_shape=list(layer.pool_size), strides=list(layer.strides),
                  pads=pads, **extra)
@@ -82,7 +82,7 @@ average_pool2d = _pool("AveragePool", count_include_pad=0)
 
 def _global_pool(op_type: str) -> Converter:
     def convert(b: GraphBuilder, layer: Any, inputs: list, base: str) -> Value:
-        x = _one(layer, inputs, base)
+        x = single_input(layer, inputs, base)
         y = b.op(op_type, [b.nchw(x, base)], base)  # (N, C, 1, 1)
         if layer.keepdims:
             return Value(y, layer.compute_output_shape(x.shape), nchw=True)
@@ -93,7 +93,7 @@ def _global_pool(op_type: str) -> Converter:
 
 def dense(b: GraphBuilder, layer: L.Dense, inputs: list, base: str) -> Value:
     """x · W + b on the last axis; W is faltung's (in, units) as it is."""
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     name = b.nhwc(x, base)
     kernel = b.const(f"{base}/kernel", layer.kernel.data, key=(id(layer), "kernel"))
     bias = b.const(f"{base}/bias", layer.bias.data, key=(id(layer), "bias")) if layer.use_bias else None
@@ -107,38 +107,38 @@ def dense(b: GraphBuilder, layer: L.Dense, inputs: list, base: str) -> Value:
 
 def flatten(b: GraphBuilder, layer: L.Flatten, inputs: list, base: str) -> Value:
     """Channels-last order (the stored NCHW data is transposed back first), so Dense weights fit as they are."""
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     if x.rank == 2:
         return x
     return Value(b.op("Flatten", [b.nhwc(x, base)], base, axis=1), layer.compute_output_shape(x.shape))
 
 
 def reshape(b: GraphBuilder, layer: L.Reshape, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     shape = b.ints(f"{base}/shape", [0, *layer.target_shape])  # 0: keep the (dynamic) batch size
     return Value(b.op("Reshape", [b.nhwc(x, base), shape], base), layer.compute_output_shape(x.shape))
 
 
 def activation(b: GraphBuilder, layer: L.Activation, inputs: list, base: str) -> Value:
-    return act.apply(b, layer.activation, _one(layer, inputs, base), base)
+    return act.apply(b, layer.activation, single_input(layer, inputs, base), base)
 
 
 def relu(b: GraphBuilder, layer: L.ReLU, inputs: list, base: str) -> Value:
-    return act.relu_layer(b, layer, _one(layer, inputs, base), base)
+    return act.relu_layer(b, layer, single_input(layer, inputs, base), base)
 
 
 def softmax(b: GraphBuilder, layer: L.Softmax, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     return Value(b.op("Softmax", [x.name], base, axis=x.physical_axis(layer.axis)), x.shape, x.nchw)
 
 
 def identity(b: GraphBuilder, layer: Any, inputs: list, base: str) -> Value:
     """Dropout and the augmentation layers that do nothing at inference: no node at all."""
-    return _one(layer, inputs, base)
+    return single_input(layer, inputs, base)
 
 
 def rescaling(b: GraphBuilder, layer: L.Rescaling, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     y = b.op("Mul", [x.name, b.scalar(f"{base}/scale", layer.scale)], base)
     if layer.offset:
         y = b.op("Add", [y, b.scalar(f"{base}/offset", layer.offset)], base)
@@ -148,7 +148,7 @@ def rescaling(b: GraphBuilder, layer: L.Rescaling, inputs: list, base: str) -> V
 def batch_normalization(b: GraphBuilder, layer: L.BatchNormalization, inputs: list, base: str) -> Value:
     """Inference form with the moving statistics: ONNX's BatchNormalization on (N, C) or NCHW input;
     on other ranks the same affine map, folded into one Mul and one Add over the last axis."""
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     channels = layer.moving_mean.data.shape[0]
     gamma = layer.gamma.data if layer.gamma is not None else np.ones(channels, np.float32)
     beta = layer.beta.data if layer.beta is not None else np.zeros(channels, np.float32)
@@ -165,7 +165,7 @@ def batch_normalization(b: GraphBuilder, layer: L.BatchNormalization, inputs: li
 
 
 def zero_padding2d(b: GraphBuilder, layer: L.ZeroPadding2D, inputs: list, base: str) -> Value:
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     (top, bottom), (left, right) = layer.padding
     # Pad's pads: every axis' begin, then every axis' end, in the stored layout
     begins, ends = [0, top, left, 0], [0, bottom, right, 0]
@@ -177,7 +177,7 @@ def zero_padding2d(b: GraphBuilder, layer: L.ZeroPadding2D, inputs: list, base: 
 
 def random_crop(b: GraphBuilder, layer: L.RandomCrop, inputs: list, base: str) -> Value:
     """At inference RandomCrop takes the central window: a Slice (the offsets need a known size)."""
-    x = _one(layer, inputs, base)
+    x = single_input(layer, inputs, base)
     h, w = x.shape[1:3]
     if h is None or w is None:
         raise ValueError(f"layer {base!r}: RandomCrop's central window needs a known input size; "

@@ -80,7 +80,7 @@ def transpose_output_length(n: int, k: int, s: int, d: int, padding: str, output
     return n * s if output_padding is None else (n - 1) * s + k_eff % 2 + output_padding
 
 
-def _transpose_crop(n: int, out: int, k: int, s: int, d: int, padding: str) -> int:
+def transpose_crop(n: int, out: int, k: int, s: int, d: int, padding: str) -> int:
     """Rows cut from the start of the full (unpadded) transposed output: TensorFlow's 'same' pad-before
     of the convolution whose input gradient this is (an input of ``out`` rows, ``n`` outputs)."""
     if padding == "valid":
@@ -151,7 +151,7 @@ def conv2d_transpose(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: s
             raise ValueError(f"output_padding must be smaller than the stride along {axis}; got {o} for stride {s}")
     geometry = list(zip(x.shape[1:3], w.shape[:2], strides, dilation, ops))
     out_hw = tuple(transpose_output_length(n, k, s, d, mode, o) for n, k, s, d, o in geometry)
-    crops = tuple(_transpose_crop(n, out, k, s, d, mode) for (n, k, s, d, _), out in zip(geometry, out_hw))
+    crops = tuple(transpose_crop(n, out, k, s, d, mode) for (n, k, s, d, _), out in zip(geometry, out_hw))
     y = Conv2DTranspose.apply(x, w, strides=strides, dilation=dilation, crops=crops, out_hw=out_hw)
     if b is not None:
         b = float_tensor(b, "bias", 1, "(filters,)")

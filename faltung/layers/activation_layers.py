@@ -5,7 +5,7 @@ from typing import Any
 
 from .. import constraints, functional as F, regularizers
 from .base import Layer, register
-from .core import _init_config
+from .core import initializer_config
 
 
 @register
@@ -72,7 +72,7 @@ class PReLU(Layer):
         return F.relu(x) - self.alpha * F.relu(-x)  # = relu(x) + alpha·min(x, 0), exactly
 
     def get_config(self):
-        config = {**super().get_config(), "alpha_initializer": _init_config(self.alpha_initializer),
+        config = {**super().get_config(), "alpha_initializer": initializer_config(self.alpha_initializer),
                   "shared_axes": self.shared_axes}
         if self.alpha_regularizer is not None:
             config["alpha_regularizer"] = regularizers.serialize(self.alpha_regularizer)

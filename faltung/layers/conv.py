@@ -9,7 +9,7 @@ from ..autograd import Function
 from ..kernels.padding import normalize_padding, normalize_pair, output_size, resolve_pads
 from ._options import WeightOptions
 from .base import Layer, register
-from .core import _activation_name, _init_config
+from .core import activation_name, initializer_config
 
 
 @register
@@ -66,9 +66,9 @@ class Conv2D(WeightOptions, Layer):
         padding = self.padding if isinstance(self.padding, str) else [list(p) for p in self.padding]
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": padding, "dilation_rate": list(self.dilation_rate),
-                "activation": _activation_name(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": _init_config(self.kernel_initializer),
-                "bias_initializer": _init_config(self.bias_initializer), **self._weight_options_config()}
+                "activation": activation_name(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializer_config(self.kernel_initializer),
+                "bias_initializer": initializer_config(self.bias_initializer), **self._weight_options_config()}
 
 
 class _ZeroPad(Function):

@@ -9,7 +9,7 @@ from ..functional.depthwise import conv2d_transpose, depthwise_conv2d, transpose
 from ..kernels.padding import normalize_padding, normalize_pair, output_size, resolve_pads
 from ._options import WeightOptions
 from .base import Layer, register
-from .core import _activation_name, _init_config
+from .core import activation_name, initializer_config
 
 
 def check_data_format(data_format: Any, owner: str) -> None:
@@ -95,9 +95,9 @@ class DepthwiseConv2D(WeightOptions, Layer):
     def get_config(self):
         return {**super().get_config(), "kernel_size": list(self.kernel_size), "strides": list(self.strides),
                 "padding": _padding_config(self.padding), "depth_multiplier": self.depth_multiplier,
-                "dilation_rate": list(self.dilation_rate), "activation": _activation_name(self.activation),
-                "use_bias": self.use_bias, "depthwise_initializer": _init_config(self.depthwise_initializer),
-                "bias_initializer": _init_config(self.bias_initializer), **self._weight_options_config(self.OPTIONS)}
+                "dilation_rate": list(self.dilation_rate), "activation": activation_name(self.activation),
+                "use_bias": self.use_bias, "depthwise_initializer": initializer_config(self.depthwise_initializer),
+                "bias_initializer": initializer_config(self.bias_initializer), **self._weight_options_config(self.OPTIONS)}
 
 
 @register
@@ -160,8 +160,8 @@ class SeparableConv2D(WeightOptions, Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": _padding_config(self.padding),
                 "dilation_rate": list(self.dilation_rate), "depth_multiplier": self.depth_multiplier,
-                "activation": _activation_name(self.activation), "use_bias": self.use_bias,
-                **{k: _init_config(v) for k, v in self.initializers.items()},
+                "activation": activation_name(self.activation), "use_bias": self.use_bias,
+                **{k: initializer_config(v) for k, v in self.initializers.items()},
                 **self._weight_options_config(self.OPTIONS)}
 
 
@@ -214,12 +214,12 @@ class Conv2DTranspose(WeightOptions, Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding,
                 "output_padding": None if self.output_padding is None else list(self.output_padding),
-                "dilation_rate": list(self.dilation_rate), "activation": _activation_name(self.activation),
-                "use_bias": self.use_bias, "kernel_initializer": _init_config(self.kernel_initializer),
-                "bias_initializer": _init_config(self.bias_initializer), **self._weight_options_config()}
+                "dilation_rate": list(self.dilation_rate), "activation": activation_name(self.activation),
+                "use_bias": self.use_bias, "kernel_initializer": initializer_config(self.kernel_initializer),
+                "bias_initializer": initializer_config(self.bias_initializer), **self._weight_options_config()}
 
 
-def _single(value: Any, name: str) -> int:
+def single_int(value: Any, name: str) -> int:
     """Keras' 1-D arguments: an int or a one-element tuple/list."""
     if isinstance(value, (tuple, list)) and len(value) == 1:
         value = value[0]
@@ -244,9 +244,9 @@ class Conv1D(WeightOptions, Layer):
         if groups != 1:
             raise ValueError(f"Conv1D: only groups=1 is supported; got groups={groups!r}")
         self.filters = _positive_int(filters, "filters")
-        self.kernel_size = _single(kernel_size, "kernel_size")
-        self.strides = _single(strides, "strides")
-        self.dilation_rate = _single(dilation_rate, "dilation_rate")
+        self.kernel_size = single_int(kernel_size, "kernel_size")
+        self.strides = single_int(strides, "strides")
+        self.dilation_rate = single_int(dilation_rate, "dilation_rate")
         if not isinstance(padding, str) or padding.lower() not in ("valid", "same", "causal"):
             raise ValueError(f"Conv1D: padding must be 'valid', 'same' or 'causal'; got {padding!r}")
         self.padding = padding.lower()
@@ -288,6 +288,6 @@ class Conv1D(WeightOptions, Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": [self.kernel_size],
                 "strides": [self.strides], "padding": self.padding, "dilation_rate": [self.dilation_rate],
-                "groups": 1, "activation": _activation_name(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": _init_config(self.kernel_initializer),
-                "bias_initializer": _init_config(self.bias_initializer), **self._weight_options_config()}
+                "groups": 1, "activation": activation_name(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializer_config(self.kernel_initializer),
+                "bias_initializer": initializer_config(self.bias_initializer), **self._weight_options_config()}

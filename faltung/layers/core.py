@@ -12,7 +12,7 @@ from ._options import WeightOptions
 from .base import Layer, Shape, SymbolicTensor, register
 
 
-def _activation_name(activation: Any) -> Any:
+def activation_name(activation: Any) -> Any:
     return getattr(activation, "__name__", activation) if activation is not None else "linear"
 
 
@@ -86,12 +86,12 @@ class Dense(WeightOptions, Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": _activation_name(self.activation),
-                "use_bias": self.use_bias, "kernel_initializer": _init_config(self.kernel_initializer),
-                "bias_initializer": _init_config(self.bias_initializer), **self._weight_options_config()}
+        return {**super().get_config(), "units": self.units, "activation": activation_name(self.activation),
+                "use_bias": self.use_bias, "kernel_initializer": initializer_config(self.kernel_initializer),
+                "bias_initializer": initializer_config(self.bias_initializer), **self._weight_options_config()}
 
 
-def _init_config(initializer: Any) -> Any:
+def initializer_config(initializer: Any) -> Any:
     from .. import initializers
     return initializer if isinstance(initializer, str) else initializers.serialize(initializers.get(initializer))
 
@@ -120,7 +120,7 @@ class Activation(Layer):
         return self.activation(x)
 
     def get_config(self):
-        return {**super().get_config(), "activation": _activation_name(self.activation)}
+        return {**super().get_config(), "activation": activation_name(self.activation)}
 
 
 @register

@@ -6,7 +6,7 @@ from typing import Any
 from .. import constraints, regularizers
 from ..functional.standardize import group_norm, layer_norm
 from .base import Layer, register
-from .core import _init_config
+from .core import initializer_config
 
 
 class _Affine(Layer):
@@ -30,8 +30,8 @@ class _Affine(Layer):
 
     def _affine_config(self) -> dict:
         config = {"epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                  "beta_initializer": _init_config(self.beta_initializer),
-                  "gamma_initializer": _init_config(self.gamma_initializer)}
+                  "beta_initializer": initializer_config(self.beta_initializer),
+                  "gamma_initializer": initializer_config(self.gamma_initializer)}
         for name in ("beta_regularizer", "gamma_regularizer"):
             if getattr(self, name) is not None:
                 config[name] = regularizers.serialize(getattr(self, name))

@@ -49,7 +49,7 @@ class BatchNormalization(Layer):
                             training=training and self.trainable, momentum=self.momentum, epsilon=self.epsilon)
 
     def get_config(self):
-        from .core import _init_config
+        from .core import initializer_config
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale,
-                **{k: _init_config(v) for k, v in self.initializers.items()}}
+                **{k: initializer_config(v) for k, v in self.initializers.items()}}

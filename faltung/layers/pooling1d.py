@@ -6,7 +6,7 @@ from typing import Any
 from .. import functional as F
 from ..kernels.padding import normalize_padding, output_size, resolve_pads
 from .base import Layer, register
-from .convolutional import _single, check_data_format
+from .convolutional import single_int, check_data_format
 
 
 @register
@@ -18,8 +18,8 @@ class MaxPooling1D(Layer):
                  **kwargs: Any):
         super().__init__(**kwargs)
         check_data_format(data_format, type(self).__name__)
-        self.pool_size = _single(pool_size, "pool_size")
-        self.strides = self.pool_size if strides is None else _single(strides, "strides")
+        self.pool_size = single_int(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else single_int(strides, "strides")
         self.padding = normalize_padding(padding, allow_explicit=False)
 
     def call(self, x, training=False):

@@ -16,9 +16,9 @@ def model_from_json(json_string: str, custom_objects: dict | None = None) -> Mod
     text is ever run.
     """
     if custom_objects:
-        from ..saving import _register_class
+        from ..saving import register_class
         for cls in custom_objects.values():
-            _register_class(cls)
+            register_class(cls)
     try:
         document = json.loads(json_string)
     except (TypeError, json.JSONDecodeError) as err:
