@@ -11,14 +11,13 @@ imported on first use: ``faltung.datasets``, ``faltung.saving``, ``faltung.activ
 ``faltung.regularizers``, ``faltung.constraints`` and ``faltung.keras`` (so ``import faltung as tf``
 gives ``tf.keras.layers``, and ``import faltung as keras`` gives ``keras.datasets.mnist``).
 """
-__version__ = "0.1.0"
-
-from . import callbacks, distributed, initializers, layers, losses, metrics, models, optimizers, utils  # noqa: E402
-from .autograd import Parameter, Tensor, no_grad  # noqa: E402
-from .backend import set_seed  # noqa: E402
-from .functional.conv import correlate2d  # noqa: E402
-from .layers import Input  # noqa: E402
-from .models import Model, Sequential, load_model  # noqa: E402
+from .version import __version__
+from . import callbacks, distributed, initializers, layers, losses, metrics, models, optimizers, utils
+from .autograd import Parameter, Tensor, no_grad
+from .backend import set_seed
+from .functional.conv import correlate2d
+from .layers import Input
+from .models import Model, Sequential, load_model
 
 __all__ = ["Tensor", "Parameter", "no_grad", "correlate2d", "set_seed", "Input", "Model", "Sequential",
            "load_model", "layers", "models", "optimizers", "losses", "metrics", "callbacks", "initializers",

@@ -1,4 +1,5 @@
-"""Saving and loading models: one zip file, safe to load, written atomically.
+"""faltung's model file format: one zip, safe to read, written atomically (no model classes here:
+``faltung.models.saving`` turns models into such files and back).
 
 A model file holds ``config.json`` (format version, architecture, compile
 settings), ``weights.npz`` and, once the model has been compiled,
@@ -22,7 +23,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import __version__, backend, untrusted_zip
+from . import untrusted_zip
 
 FORMAT = "faltung.model"
 WEIGHTS_FORMAT = "faltung.weights"
@@ -60,38 +61,16 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
         raise
 
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+def write_archive(path: str | os.PathLike, files: dict[str, bytes]) -> None:
+    """Write ``{member name: bytes}`` as one deflated zip at ``path``, atomically."""
+    atomic_write(path, lambda f: _write_zip(f, files))
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """``arrays`` as the bytes of an .npz archive (no pickles: numeric arrays only)."""
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
-
-
-def _weight_arrays(model) -> dict[str, np.ndarray]:
-    # Keyed by position and the weight's own name ("0003:bias"), not the layer's name: layer names
-    # differ between two instances of one architecture (dense, dense_1, ...), positions do not.
-    return {f"{i:04d}:{w.name.rsplit('/', 1)[-1]}": w.data for i, w in enumerate(model.weights)}
-
-
-def save_model(model, path: str | os.PathLike, include_optimizer: bool = True) -> None:
-    """Write ``model`` (architecture, weights, compile settings, optimizer state) to one zip file."""
-    document = {"format": FORMAT, "format_version": FORMAT_VERSION, "faltung_version": __version__,
-                "class_name": type(model).__name__, "config": model.get_config(),
-                "compile_config": None, "metadata": getattr(model, "metadata", {})}
-    files = {"weights.npz": _npz_bytes(_weight_arrays(model))}
-    if model.compiled and include_optimizer:
-        from . import optimizers
-        document["compile_config"] = {**model._compile_config, "optimizer": optimizers.serialize(model.optimizer)}
-        files["optimizer.npz"] = _npz_bytes(model.optimizer.get_state(model.trainable_weights))
-    files["config.json"] = json.dumps(document, indent=1).encode()
-    atomic_write(path, lambda f: _write_zip(f, files))
-
-
-def save_weights(model, path: str | os.PathLike) -> None:
-    """Write only the weights (in ``model.weights`` order) to a zip file."""
-    manifest = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION,
-                "weights": [w.name for w in model.weights]}
-    files = {"config.json": json.dumps(manifest).encode(), "weights.npz": _npz_bytes(_weight_arrays(model))}
-    atomic_write(path, lambda f: _write_zip(f, files))
 
 
 def _write_zip(f, files: dict[str, bytes]) -> None:
@@ -102,7 +81,7 @@ def _write_zip(f, files: dict[str, bytes]) -> None:
 
 # ----- reading -----
 
-class _Reader:
+class ModelFile:
     """Opens a model or weights file and reads its members in bounded memory (see ``untrusted_zip``).
 
     A file that cannot be opened raises the ``OSError`` that says why (no permission, a folder);
@@ -170,11 +149,12 @@ class _Reader:
         """Every array of the .npz member ``name`` (``limit`` bytes at most, checked before allocating)."""
         npz = self.npz(name, limit, count)
         try:
-            return {key: self._array(npz, key) for key in npz.headers}
+            return {key: self.array(npz, key) for key in npz.headers}
         finally:
             npz.close()
 
-    def _array(self, npz: untrusted_zip.NpzArchive, key: str) -> np.ndarray:
+    def array(self, npz: untrusted_zip.NpzArchive, key: str) -> np.ndarray:
+        """Array ``key`` of an archive from ``npz``; a damaged one is a ValueError naming this file."""
         try:
             return npz.read(key)
         except ValueError as err:
@@ -187,104 +167,10 @@ class _Reader:
 
 
 @contextlib.contextmanager
-def _open(path, expected_format: str) -> Iterator[_Reader]:
-    reader = _Reader(path, expected_format)
+def open_model_file(path, expected_format: str) -> Iterator[ModelFile]:
+    """The model or weights file at ``path``, its header checked, closed on leaving the block."""
+    reader = ModelFile(path, expected_format)
     try:
         yield reader
     finally:
         reader.close()
-
-
-def _read_weights(reader: _Reader, model) -> list[np.ndarray]:
-    """The arrays of weights.npz in ``model.weights`` order, once their headers (names, shapes, float
-    dtypes) have been checked against the model's weights, which may be placeholders; nothing of
-    the model is touched."""
-    expected = _weight_arrays(model)
-    # a file may hold float64 weights for a float32 model (they are cast); nothing wider is plausible
-    limit = sum(w.size * max(8, w.dtype.itemsize) for w in expected.values())
-    npz = reader.npz("weights.npz", limit, len(expected))
-    try:
-        missing = [k for k in expected if k not in npz.headers]
-        extra = [k for k in npz.headers if k not in expected]
-        if missing or extra:
-            raise reader.error(f"weights do not fit the model: missing {missing[:5]}, unexpected {extra[:5]}")
-        for key, current in expected.items():
-            header = npz.headers[key]
-            if header.shape != current.shape:
-                raise reader.error(f"weight {key} has shape {header.shape}; the model needs {current.shape}")
-            if header.dtype.kind != "f":
-                raise reader.error(f"weight {key} has dtype {header.dtype}; expected a float dtype")
-        return [reader._array(npz, key) for key in expected]
-    finally:
-        npz.close()
-
-
-@contextlib.contextmanager
-def _rng_untouched() -> Iterator[None]:
-    """Building layers draws initial weights; keep the global stream as it was so a resumed
-    run shuffles and drops out exactly like an uninterrupted one."""
-    state = backend.rng().bit_generator.state
-    try:
-        yield
-    finally:
-        backend.rng().bit_generator.state = state
-
-
-def load_model(path: str | os.PathLike, compile: bool = True):
-    """Rebuild a model saved by ``model.save``: architecture, weights and (if saved) the compiled
-    optimizer with its state.
-
-    The architecture is built first with placeholder weights that cost no memory (at most
-    ``models.from_config.MAX_WEIGHT_BYTES`` of them), and every weight's shape is compared with
-    the file's array headers before any weight is read.
-    """
-    from . import losses, metrics, optimizers
-    from .models.from_config import build_unallocated
-
-    with _open(path, FORMAT) as reader:
-        doc = reader.document
-        with _rng_untouched():  # placeholders draw nothing, but a layer's constructor might
-            model, _ = build_unallocated(doc.get("class_name"), doc.get("config"), reader.path)
-        for w, value in zip(model.weights, _read_weights(reader, model)):
-            w.data = np.ascontiguousarray(value, dtype=w.data.dtype)  # the placeholder goes; memory is spent
-        metadata = doc.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            raise reader.error("metadata must be a JSON object")
-        model.metadata = metadata
-        compile_config = doc.get("compile_config")
-        if compile and compile_config:
-            try:
-                model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
-                              loss=losses.deserialize(compile_config["loss"]),
-                              metrics=[metrics.deserialize(m) for m in compile_config.get("metrics", [])])
-            # settings are data: an OverflowError (learning_rate=10**400) is as invalid as a KeyError
-            except Exception as err:
-                raise reader.error(f"the compile settings are invalid ({type(err).__name__}: {err})") from None
-            if "optimizer.npz" in reader.members:
-                # slots are at most a few copies of the weights (Adam's amsgrad: three), plus scalars
-                weight_bytes = sum(w.data.nbytes for w in model.weights)
-                state = reader.arrays("optimizer.npz", 4 * weight_bytes + 2**20, 3 * len(model.weights) + 2)
-                try:
-                    model.optimizer.set_state(model.trainable_weights, state)
-                except Exception as err:  # as above: whatever crafted arrays make set_state raise
-                    raise reader.error(f"optimizer state does not fit ({type(err).__name__}: {err})") from None
-    return model
-
-
-def load_weights(model, path: str | os.PathLike) -> None:
-    """Overwrite ``model``'s weights from a file written by ``save_weights`` (or ``save``).
-
-    Every array is checked and read before the first weight changes: a bad file changes nothing.
-    """
-    for fmt in (WEIGHTS_FORMAT, FORMAT):
-        try:
-            with _open(path, fmt) as reader:
-                values = _read_weights(reader, model)
-        except ValueError as err:
-            if "does not say format" not in str(err):
-                raise
-            continue
-        for w, value in zip(model.weights, values):
-            w.data[...] = value
-        return
-    raise ValueError(f"{os.fspath(path)}: neither a faltung weights file nor a model file")

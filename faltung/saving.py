@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Mapping
 
-from .io import load_model as _load_model, save_model as _save_model
-from .layers.base import Layer, get_layer_class, register
+from .models.saving import load_model as _load_model, save_model as _save_model
+from .layers.base import Layer, get_layer_class, register_user_class
 
 __all__ = ["load_model", "save_model", "register_keras_serializable", "get_registered_object",
            "get_registered_name"]
@@ -44,20 +44,9 @@ def register_keras_serializable(package: str = "Custom", name: str | None = None
         if name is not None and name != cls.__name__:
             raise ValueError(f"register_keras_serializable: faltung saves classes under their own name, so "
                              f"name must be None or {cls.__name__!r}; got {name!r}")
-        register_class(cls)
+        register_user_class(cls)
         return cls
     return decorate
-
-
-def register_class(cls: type) -> None:
-    try:
-        taken = get_layer_class(cls.__name__)
-    except ValueError:
-        taken = None
-    if taken is not None and taken is not cls and taken.__module__.startswith("faltung."):
-        raise ValueError(f"cannot register {cls.__module__}.{cls.__qualname__}: the name {cls.__name__!r} is "
-                         f"faltung's own {taken.__module__}.{taken.__qualname__}; rename your class")
-    register(cls)  # a redefined class (a re-run notebook cell) replaces its earlier version
 
 
 def get_registered_object(name: str, custom_objects: Mapping[str, Any] | None = None) -> Any:
@@ -101,5 +90,5 @@ def load_model(filepath: str | os.PathLike, custom_objects: Mapping[str, type] |
     for key, cls in (custom_objects or {}).items():
         if not isinstance(cls, type) or cls.__name__ != key:
             raise ValueError(f"custom_objects maps class names to classes of that name; got {key!r}: {cls!r}")
-        register_class(cls)
+        register_user_class(cls)
     return _load_model(filepath, compile=compile)

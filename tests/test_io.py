@@ -161,9 +161,10 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     before = path.read_bytes()
     import faltung.io as fio
 
-    def boom(arrays):
+    def boom(f, files):  # fails mid-write, after the temporary file has some bytes
+        f.write(b"PK\x03\x04 half a zip")
         raise RuntimeError("disk full")
-    monkeypatch.setattr(fio, "_npz_bytes", boom)
+    monkeypatch.setattr(fio, "_write_zip", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         model.save(path)
     assert path.read_bytes() == before

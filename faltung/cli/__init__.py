@@ -10,7 +10,8 @@ import argparse
 import sys
 from typing import Sequence
 
-from .. import __version__, distributed
+from .. import distributed
+from ..version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:

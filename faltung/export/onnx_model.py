@@ -11,7 +11,7 @@ from typing import Any
 import onnx
 from onnx import TensorProto, helper
 
-from .. import __version__
+from ..version import __version__
 from ..layers.core import InputLayer
 from . import DEFAULT_OPSET
 from .onnx_graph import GraphBuilder, Value

@@ -27,6 +27,17 @@ def register(cls: type) -> type:
     return registry.register("layer")(cls)
 
 
+def register_user_class(cls: type) -> type:
+    """Register a user's layer (or model) class, which may never take the name of one of faltung's own:
+    a file must never load a class other than the one it was saved with. A redefined class (a re-run
+    notebook cell) replaces its earlier version."""
+    taken = registry.entries("layer").get(cls.__name__)
+    if taken is not None and taken is not cls and taken.__module__.startswith("faltung."):
+        raise ValueError(f"cannot register {cls.__module__}.{cls.__qualname__}: the name {cls.__name__!r} is "
+                         f"faltung's own {taken.__module__}.{taken.__qualname__}; rename your class")
+    return register(cls)
+
+
 def get_layer_class(name: str) -> type:
     """The registered layer class called ``name``, or a ValueError naming it."""
     return registry.lookup("layer", name)

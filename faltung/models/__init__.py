@@ -1,5 +1,5 @@
 """Models: ``Sequential`` stacks, functional graphs ``Model(inputs, outputs)``, saving and loading."""
-from ..io import load_model
+from .saving import load_model
 from .cloning import clone_model, model_from_json
 from .model import Model
 from .sequential import Sequential

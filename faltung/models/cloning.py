@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from ..layers.base import Layer, get_layer_class
+from ..layers.base import Layer, get_layer_class, register_user_class
 from .model import Model
 
 
@@ -16,9 +16,8 @@ def model_from_json(json_string: str, custom_objects: dict | None = None) -> Mod
     text is ever run.
     """
     if custom_objects:
-        from ..saving import register_class
         for cls in custom_objects.values():
-            register_class(cls)
+            register_user_class(cls)
     try:
         document = json.loads(json_string)
     except (TypeError, json.JSONDecodeError) as err:

@@ -171,19 +171,19 @@ class Model(Trainer, Layer):
         """Save architecture, weights and optimizer state to one zip file (atomically)."""
         if not distributed.is_primary():
             return
-        from ..io import save_model
+        from .saving import save_model
         save_model(self, filepath, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath) -> None:
         """Save only the weights, in ``model.weights`` order."""
         if not distributed.is_primary():
             return
-        from ..io import save_weights
+        from .saving import save_weights
         save_weights(self, filepath)
 
     def load_weights(self, filepath) -> None:
         """Load weights saved by ``save_weights`` or ``save`` into this (built) model."""
-        from ..io import load_weights
+        from .saving import load_weights
         load_weights(self, filepath)
 
     def export(self, filepath, format: str = "onnx", opset: int | None = None) -> None:
@@ -200,7 +200,7 @@ class Model(Trainer, Layer):
     def to_json(self, **kwargs: Any) -> str:
         """The architecture as JSON (no weights): ``models.model_from_json(text)`` rebuilds it."""
         import json
-        from .. import __version__
+        from ..version import __version__
         return json.dumps({"class_name": type(self).__name__, "config": self.get_config(),
                            "faltung_version": __version__}, **kwargs)
 
