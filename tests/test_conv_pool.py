@@ -6,9 +6,9 @@ import pytest
 import faltung as ft
 import faltung.functional as F
 from faltung import Tensor, zoo
+from faltung import backend
 from faltung.functional import conv_pool as fused_module
-from faltung.kernels import conv as conv_kernels
-from faltung.models import sequential
+from faltung.kernels.fast import conv as conv_kernels
 from faltung.testing import gradcheck
 
 from conftest import explicit_pads, random_geometry
@@ -133,7 +133,7 @@ def test_parity_with_pytorch(torch, seed):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_threaded_chunks_equal_one_chunk(workers, monkeypatch):
     """The batch split over a thread pool in small chunks gives the numbers of one chunk."""
-    from faltung.kernels import parallel
+    from faltung.kernels.fast import parallel
     if workers > 1:
         pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(7)
@@ -175,16 +175,18 @@ def test_sequential_runs_conv_and_pool_as_one_kernel(net, shape, monkeypatch):
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, (6, *shape)).astype(np.uint8), rng.integers(0, 10, 6)
     results = []
-    for fuse in (True, False):
-        monkeypatch.setattr(sequential, "fuse_layers", fuse)
-        ft.set_seed(0)
-        model = zoo.build(net, shape, 10)
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        for _ in range(2):
-            model.train_on_batch(x, y)
-        results.append([model.predict(x, verbose=0)] + [w.numpy() for w in model.weights])
-        if fuse:
-            assert len(calls) == 2 * 3  # two pairs, in two training steps and one prediction
+    try:
+        for fuse in (True, False):
+            backend.configure(fusion=fuse)
+            ft.set_seed(0)
+            model = zoo.build(net, shape, 10)
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            for _ in range(2):
+                model.train_on_batch(x, y)
+            results.append([model.predict(x, verbose=0)] + [w.numpy() for w in model.weights])
+            assert len(calls) == 2 * 3  # two pairs, in two training steps and one prediction; none unfused
+    finally:
+        backend.configure(fusion=True)
     for a, c in zip(*results):  # the same up to the rounding of sums over other shapes
         np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-6)
 

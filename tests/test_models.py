@@ -1,7 +1,6 @@
 """Models: Sequential and functional graphs, summary numbers from Keras' formulas, training."""
 import io
 import contextlib
-import sys
 import warnings
 
 import numpy as np
@@ -262,17 +261,6 @@ def test_progress_output(verbose):
         model.fit(np.ones((10, 3)), np.ones((10, 1)), epochs=2, batch_size=4, verbose=verbose)
     text = out.getvalue()
     assert "Epoch 2/2" in text and "loss" in text and "mae" in text
-
-
-def test_allocator_tuning_is_once_and_optional(monkeypatch):
-    from faltung.kernels import memory
-    monkeypatch.setattr(memory, "_tuned", None)
-    monkeypatch.setenv("FALTUNG_KEEP_MEMORY", "0")
-    assert memory.keep_freed_memory() is False
-    monkeypatch.setenv("FALTUNG_KEEP_MEMORY", "1")
-    assert memory.keep_freed_memory() is False  # decided once per process
-    monkeypatch.setattr(memory, "_tuned", None)
-    assert memory.keep_freed_memory() is sys.platform.startswith("linux")
 
 
 def test_validation_split_point_is_keras(monkeypatch):

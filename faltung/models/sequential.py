@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from .. import backend
 from ..layers.base import Layer, SymbolicTensor, register, unique_name
 from ..layers.core import InputLayer
 from .fusion import conv_max_pool, fusable
 from .model import Model, layer_from_config
-
-fuse_layers = True  # run Conv2D + MaxPooling2D as one kernel (tests compare it with the layers run apart)
 
 
 @register
@@ -90,7 +89,7 @@ class Sequential(Model):
         i = 0
         while i < len(self._stack):
             layer, following = self._stack[i], self._stack[i + 1] if i + 1 < len(self._stack) else None
-            if fuse_layers and fusable(layer, following):  # same results, one pass less over the largest array
+            if backend.fusion() and fusable(layer, following):  # same results, one pass less over the largest array
                 x = conv_max_pool(layer, following, x)
                 i += 2
             else:

@@ -1,6 +1,7 @@
 """Keras' training API for models: compile, fit, evaluate, predict, train_on_batch, test_on_batch."""
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import Any, Sequence
@@ -10,8 +11,19 @@ import numpy as np
 from .. import backend, losses as losses_module, metrics as metrics_module, optimizers
 from ..autograd import Tensor, no_grad
 from ..callbacks import CallbackList, History
-from ..kernels.memory import keep_freed_memory
 from ..progress import ProgressBar
+
+
+def _in_scope(release_memory: bool):
+    """Run the decorated method inside one ``backend.scope``: whatever the kernels need is set up once per
+    call, not per kernel, and given back when the call returns."""
+    def decorate(method):
+        @functools.wraps(method)
+        def run(self, *args, **kwargs):
+            with backend.scope(release_memory):
+                return method(self, *args, **kwargs)
+        return run
+    return decorate
 
 
 class Trainer:
@@ -114,7 +126,6 @@ class Trainer:
         return self.loss(y, prediction), prediction
 
     def _train_step(self, x: Any, y: np.ndarray) -> tuple[float, np.ndarray]:
-        keep_freed_memory()  # once per process: reuse the step's big arrays without page faults
         weights = self.trainable_weights
         for w in weights:
             w.grad = None
@@ -151,6 +162,7 @@ class Trainer:
         return logs
 
     # ----- fit / evaluate / predict -----
+    @_in_scope(release_memory=True)
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: Any = "auto", callbacks: Sequence[Any] | None = None, validation_split: float = 0.0,
             validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0) -> History:
@@ -208,6 +220,7 @@ class Trainer:
         return self._run_batches(x, y, batch_size, np.arange(self._length(x)), self._test_step, callbacks,
                                  "test", bar)
 
+    @_in_scope(release_memory=True)
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
                  callbacks: Sequence[Any] | None = None, return_dict: bool = False) -> Any:
         """Loss and metrics on (x, y): ``[loss, metric, ...]``, a float without metrics, or a dict."""
@@ -224,6 +237,7 @@ class Trainer:
         bar.close(logs)
         return _result(logs, self.metrics_names, return_dict)
 
+    @_in_scope(release_memory=True)
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 callbacks: Sequence[Any] | None = None) -> Any:
         """The model's outputs for x, computed in batches without recording gradients: an ndarray."""
@@ -248,11 +262,13 @@ class Trainer:
             return [np.concatenate(parts) for parts in zip(*outputs)]
         return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(self.output_shape[1:]), self.dtype)
 
+    @_in_scope(release_memory=False)  # a loop of batches reuses the kernels' buffers
     def train_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:
         """One gradient step on one batch; returns the loss (and metrics) on that batch."""
         self._require_compiled("train_on_batch")
         return self._one_batch(x, y, self._train_step, return_dict)
 
+    @_in_scope(release_memory=False)
     def test_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:
         """Loss (and metrics) on one batch, without updating anything."""
         self._require_compiled("test_on_batch")

@@ -14,9 +14,11 @@ import numpy as np
 
 from . import scratch
 from . import tiled_pooling as tiled
-from .im2col import pad_into_buffer, tap_slices
-from .padding import Pads
+from ..padding import Pads
+from ..reference.im2col import tap_slices
+from ..reference.pooling import real_cell_counts
 from .parallel import images_per_chunk, map_chunks
+from .scratch import pad_into_buffer
 
 CHUNK_BYTES = 2**20  # of input per chunk (measured here among 0.25-4 MiB on 128x26x26x32 and 32x32x64)
 
@@ -160,12 +162,3 @@ def avg_pool_backward(grad: np.ndarray, x_shape: tuple[int, ...], pool: tuple[in
         crop_into(dx[start:stop], target, pads)
     _in_chunks(chunk, x_shape, grad.itemsize)
     return dx
-
-
-def real_cell_counts(in_hw, pool, strides, pads, out_hw, dtype) -> np.ndarray:
-    """(out_h, out_w, 1) count of input cells (not padding) inside each window."""
-    counts = []
-    for n, k, s, (before, _), size in zip(in_hw, pool, strides, pads, out_hw):
-        start = np.arange(size) * s - before
-        counts.append(np.clip(start + k, 0, n) - np.clip(start, 0, n))
-    return np.outer(counts[0], counts[1]).astype(dtype)[:, :, None]

@@ -18,9 +18,9 @@ import numpy as np
 
 from . import scratch
 from .conv import Gradients, forward_chunk, forward_rows, relu_passed
-from .im2col import pad_into_buffer
 from .parallel import map_chunks
 from .pooling import max_pool_backward_into, running_max
+from .scratch import pad_into_buffer
 
 ConvGeometry = tuple  # (strides, dilation, pads, out_hw) of the convolution
 PoolGeometry = tuple  # (pool, strides, pads, out_hw) of the max pooling
