@@ -225,8 +225,37 @@ def test_scratch_buffers_are_bounded_and_freed_after_fit():
         assert scratch.held_bytes() == 0
 
 
+def test_a_result_is_reused_only_once_nobody_holds_it():
+    shape = (256, 256)  # 256 KiB: big enough to be kept for reuse
+    first = scratch.result(shape, np.float32)
+    held = first[::2]  # a view holds its base
+    address = first.__array_interface__["data"][0]
+    del first
+    second = scratch.result(shape, np.float32)
+    assert second.__array_interface__["data"][0] != address
+    del held
+    third = scratch.result(shape, np.float32)
+    assert third.__array_interface__["data"][0] == address  # nothing holds it any more: handed out again
+    scratch.release_all()
+    assert scratch.held_bytes() == 0
+
+
+def test_results_the_user_keeps_are_never_overwritten():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((3, 3, 4, 8)).astype(np.float32)
+    with backend.kernels("fast"):
+        kept = [F.max_pool2d(F.conv2d(rng.standard_normal((16, 32, 32, 4)).astype(np.float32), w, relu=True), 2)
+                for _ in range(3)]
+        copies = [k.numpy().copy() for k in kept]
+        F.max_pool2d(F.conv2d(rng.standard_normal((16, 32, 32, 4)).astype(np.float32), w, relu=True), 2)
+    assert not np.array_equal(copies[0], copies[1])
+    for k, c in zip(kept, copies):
+        np.testing.assert_array_equal(k.numpy(), c)
+
+
 def test_scratch_keeps_at_most_its_limit_per_thread(monkeypatch):
     monkeypatch.setattr(scratch, "LIMIT_BYTES", 3000)
+    scratch.release_all()
     for i in range(5):
         scratch.buffer(f"test.{i}", (100,), np.float64)  # 800 bytes each
     assert scratch.held_bytes() <= 3000

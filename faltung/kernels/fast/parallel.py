@@ -22,6 +22,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from . import scratch
+
 _pool: ThreadPoolExecutor | None = None
 _threads: int | None = None  # decided on first use: configure(num_threads=), $FALTUNG_NUM_THREADS or the CPUs
 _blas: Any = None  # threadpoolctl's controller of the loaded BLAS: made once (about 1.5 ms), limited cheaply (6 us)
@@ -126,7 +128,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     rows = a.shape[0]
     workers = threads()
     if out is None:
-        out = np.empty((rows, b.shape[1]), dtype=np.result_type(a, b))
+        out = scratch.result((rows, b.shape[1]), np.result_type(a, b))
     if workers < 2 or rows < 2 * workers or 2 * rows * a.shape[1] * b.shape[1] < MIN_PARALLEL_FLOPS:
         return np.matmul(a, b, out=out)
     cuts = [rows * i // workers for i in range(workers + 1)]
