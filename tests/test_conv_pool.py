@@ -168,10 +168,7 @@ def test_bad_arguments_are_refused():
 def test_sequential_runs_conv_and_pool_as_one_kernel(net, shape, monkeypatch):
     """A zoo net trains to the same weights (to rounding) whether its Conv2D + MaxPooling2D pairs run
     fused or apart, and they do run fused (two pairs in each of these nets)."""
-    calls = []
-    original = fused_module.Conv2DMaxPool2D.apply.__func__
-    monkeypatch.setattr(fused_module.Conv2DMaxPool2D, "apply",
-                        classmethod(lambda cls, *a, **k: calls.append(1) or original(cls, *a, **k)))
+    calls = _count_fused_calls(monkeypatch)
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, (6, *shape)).astype(np.uint8), rng.integers(0, 10, 6)
     results = []
@@ -193,15 +190,54 @@ def test_sequential_runs_conv_and_pool_as_one_kernel(net, shape, monkeypatch):
 
 def test_only_relu_or_linear_convs_followed_by_max_pooling_fuse():
     from faltung import layers
-    from faltung.models.fusion import fusable
+    from faltung.models.graph import fusable
     conv = layers.Conv2D(2, 3, activation="relu")
     assert fusable(conv, layers.MaxPooling2D(2))
     assert fusable(layers.Conv2D(2, 3), layers.MaxPooling2D(2))
     assert not fusable(layers.Conv2D(2, 3, activation="tanh"), layers.MaxPooling2D(2))
     assert not fusable(conv, layers.AveragePooling2D(2))
-    assert not fusable(conv, None)
-    conv.call = lambda x, training=False: x  # observed (as feature-map pictures do): runs on its own
-    assert not fusable(conv, layers.MaxPooling2D(2))
+    assert not fusable(conv, layers.MaxPooling2D(2, dtype="float64"))
+
+    class MyConv(layers.Conv2D):  # a subclass may compute something else
+        pass
+    assert not fusable(MyConv(2, 3), layers.MaxPooling2D(2))
+
+
+def _count_fused_calls(monkeypatch) -> list:
+    calls = []
+    original = fused_module.Conv2DMaxPool2D.apply.__func__
+    monkeypatch.setattr(fused_module.Conv2DMaxPool2D, "apply",
+                        classmethod(lambda cls, *a, **k: calls.append(1) or original(cls, *a, **k)))
+    return calls
+
+
+def test_fusion_is_a_pass_over_any_graph(monkeypatch):
+    """In a functional model a conv fuses with the max pooling that alone reads it; a conv that another
+    layer reads too, or that the model returns, runs on its own; fused or not, the outputs agree."""
+    from faltung import layers, models
+    calls = _count_fused_calls(monkeypatch)
+    ft.set_seed(0)
+    inputs = layers.Input((12, 12, 2))
+    a = layers.Conv2D(4, 3, activation="relu")(inputs)  # read by its pooling only: fused
+    b = layers.Conv2D(4, 3)(inputs)                      # read by its pooling and by Flatten: apart
+    c = layers.Conv2D(4, 3, activation="tanh")(inputs)   # tanh does not commute with the maximum: apart
+    pooled = [layers.MaxPooling2D(2)(t) for t in (a, b, c)]
+    joined = layers.Concatenate()([layers.Flatten()(t) for t in pooled + [b]])
+    model = models.Model(inputs, joined)
+    x = np.random.default_rng(0).standard_normal((3, 12, 12, 2)).astype(np.float32)
+    fused = model.predict(x, verbose=0)
+    assert len(calls) == 1
+    try:
+        backend.configure(fusion=False)
+        apart = model.predict(x, verbose=0)
+    finally:
+        backend.configure(fusion=True)
+    assert len(calls) == 1
+    np.testing.assert_allclose(fused, apart, rtol=1e-5, atol=1e-6)
+    seeing = models.Model(inputs, [a, pooled[0]])  # a model that returns the conv's output too
+    conv_out, pool_out = seeing.predict(x, verbose=0)
+    assert len(calls) == 1
+    np.testing.assert_allclose(F.max_pool2d(conv_out, 2).numpy(), pool_out, rtol=1e-6)
 
 
 def test_an_empty_batch():
