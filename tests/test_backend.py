@@ -271,7 +271,7 @@ def test_configure_the_worker_threads():
         out = F.conv2d(np.ones((4, 8, 8, 3), np.float32), np.ones((3, 3, 3, 2), np.float32))
         assert out.shape == (4, 6, 6, 2)
         for bad in (0, 2.5, True):
-            with pytest.raises(ValueError, match="num_threads must be a positive int"):
+            with pytest.raises(ValueError, match="num_threads must be a positive int; got"):
                 backend.configure(num_threads=bad)
     finally:
         backend.configure(num_threads=previous)

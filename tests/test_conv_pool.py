@@ -164,6 +164,15 @@ def test_bad_arguments_are_refused():
         F.conv2d_max_pool2d(x, w, pool_size=5)  # a 4x4 conv output is smaller than the pool
 
 
+def _count_fused_calls(monkeypatch) -> list:
+    """Count the fused operations run from now on."""
+    calls = []
+    original = fused_module.Conv2DMaxPool2D.apply.__func__
+    monkeypatch.setattr(fused_module.Conv2DMaxPool2D, "apply",
+                        classmethod(lambda cls, *a, **k: calls.append(1) or original(cls, *a, **k)))
+    return calls
+
+
 @pytest.mark.parametrize("net,shape", [("lenet", (28, 28, 1)), ("vgg-small", (32, 32, 3))])
 def test_sequential_runs_conv_and_pool_as_one_kernel(net, shape, monkeypatch):
     """A zoo net trains to the same weights (to rounding) whether its Conv2D + MaxPooling2D pairs run
@@ -201,14 +210,6 @@ def test_only_relu_or_linear_convs_followed_by_max_pooling_fuse():
     class MyConv(layers.Conv2D):  # a subclass may compute something else
         pass
     assert not fusable(MyConv(2, 3), layers.MaxPooling2D(2))
-
-
-def _count_fused_calls(monkeypatch) -> list:
-    calls = []
-    original = fused_module.Conv2DMaxPool2D.apply.__func__
-    monkeypatch.setattr(fused_module.Conv2DMaxPool2D, "apply",
-                        classmethod(lambda cls, *a, **k: calls.append(1) or original(cls, *a, **k)))
-    return calls
 
 
 def test_fusion_is_a_pass_over_any_graph(monkeypatch):

