@@ -26,9 +26,9 @@ def conv_layers(net: str) -> list[dict]:
     whether the input gradient is needed (not for the first layer, whose input is data)."""
     from faltung import zoo
     from faltung.functional.pooling import pool_geometry
-    from faltung.kernels.conv_pool import reached
+    from faltung.kernels.fast.conv_pool import reached
     from faltung.kernels.padding import output_size, resolve_pads
-    from faltung.models.fusion import fusable
+    from faltung.models.graph import fusable
     stack = zoo.build(net, NETS[net], 10).layers
     found = []
     for layer, following in zip(stack, stack[1:] + [None]):
@@ -37,7 +37,7 @@ def conv_layers(net: str) -> list[dict]:
         hw = tuple(layer.input_shape[1:3])
         pads = resolve_pads(layer.padding, hw, layer.kernel_size, layer.strides)
         out_hw = output_size(hw, layer.kernel_size, layer.strides, (1, 1), pads)
-        if fusable(layer, following):
+        if following is not None and fusable(layer, following):
             out_hw = reached(out_hw, pool_geometry(out_hw, following.pool_size, following.strides, following.padding))
         found.append(dict(shape=tuple(layer.input_shape[1:]), c_out=layer.filters, kernel=layer.kernel_size,
                           strides=layer.strides, pads=pads, need_dx=bool(found), out_hw=out_hw))
@@ -46,9 +46,9 @@ def conv_layers(net: str) -> list[dict]:
 
 def layer_parts(spec: dict, rng) -> tuple:
     """(products, copies): two callables running one layer's products and its copies over the batch."""
-    from faltung.kernels import conv, scratch
-    from faltung.kernels.im2col import add_windows
-    from faltung.kernels.parallel import map_chunks
+    from faltung.kernels.fast import conv, scratch
+    from faltung.kernels.fast.parallel import map_chunks
+    from faltung.kernels.reference.im2col import add_windows
     (h, w, c_in), c_out, (kh, kw), strides, pads, out_hw = (spec[k] for k in
                                                             ("shape", "c_out", "kernel", "strides", "pads", "out_hw"))
     rows, k, one = out_hw[0] * out_hw[1], kh * kw * c_in, (1, 1)
@@ -107,6 +107,16 @@ def layer_parts(spec: dict, rng) -> tuple:
     return products, copies
 
 
+def limited(fn):
+    """``fn`` run as the fast kernels run: NumPy's BLAS on one thread while the thread pool works."""
+    from faltung.kernels.fast.parallel import one_blas_thread
+
+    def run():
+        with one_blas_thread():
+            return fn()
+    return run
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=7)
@@ -121,8 +131,8 @@ def main():
         ours = faltung_step(net)
         timed = {
             "faltung step": ours,
-            "products": lambda: [products() for products, _ in parts],
-            "copies": lambda: [copies() for _, copies in parts],
+            "products": limited(lambda: [products() for products, _ in parts]),
+            "copies": limited(lambda: [copies() for _, copies in parts]),
             "torch NCHW": torch_step(net, channels_last=False),
             "torch channels_last": torch_step(net, channels_last=True),
         }

@@ -118,8 +118,6 @@ def main():
     parser.add_argument("--only", default=None, help="run only rows whose label contains this text")
     args = parser.parse_args()
     import torch
-    from faltung.kernels.memory import keep_freed_memory
-    keep_freed_memory()  # as fit() does: freed arrays are reused without page faults
     torch.set_num_threads(blas_threads())
     print(header(f"Layers, batch {BATCH}, float32 (torch threads: {torch.get_num_threads()})"))
     peak = matmul_peak_gflops()

@@ -107,7 +107,7 @@ def test_gradient_with_respect_to_an_intermediate_is_not_stored():
 
 def test_pool_matmul_equals_numpy(monkeypatch):
     pytest.importorskip("threadpoolctl")
-    from faltung.kernels import parallel
+    from faltung.kernels.fast import parallel
     monkeypatch.setattr(parallel, "_threads", None)
     monkeypatch.setenv("FALTUNG_NUM_THREADS", "2")
     a = rng.standard_normal((301, 257)).astype(np.float32)

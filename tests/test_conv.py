@@ -4,10 +4,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import faltung.functional as F
-from faltung.kernels import conv as conv_kernels
-from faltung.kernels.conv import conv2d_forward
+from faltung.kernels import fast, reference
+from faltung.kernels.fast import conv as conv_kernels
 from faltung.kernels.padding import normalize_padding, output_size, resolve_pads
-from faltung.kernels.reference import conv2d_reference
 from faltung.testing import gradcheck
 
 from conftest import explicit_pads, out_len, random_geometry, tf_same_pads
@@ -55,9 +54,17 @@ def test_output_size_formulas(n, k, s, d):
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10**6))
-def test_fast_kernel_equals_reference(seed):
-    rng = np.random.default_rng(seed)
+@given(seed=st.integers(0, 10**6), min_channels=st.sampled_from([1, 10**9]))
+def test_fast_kernels_equal_reference(seed, min_channels):
+    """Forward and all three gradients, relu fused or not, both input-gradient algorithms of the fast set."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv_kernels, "MIN_CHANNELS_FOR_CORRELATION", min_channels)
+        patch.setattr(conv_kernels, "MIN_PIXELS_FOR_CORRELATION", 1)
+        _compare_kernel_sets(np.random.default_rng(seed), relu=bool(seed % 2))
+
+
+def _compare_kernel_sets(rng, relu):
+    """The fast and the reference conv kernels on a random geometry, forward and backward."""
     g = random_geometry(rng, max_size=9)
     pads = explicit_pads(g["padding"], g["hw"], g["kernel"], g["strides"], g["dilation"])
     out_hw = tuple(out_len(n, k, s, d, *p) for n, k, s, d, p in
@@ -67,8 +74,15 @@ def test_fast_kernel_equals_reference(seed):
     x = rng.standard_normal((2, *g["hw"], 3))
     w = rng.standard_normal((*g["kernel"], 3, 2))
     b = rng.standard_normal(2)
-    fast = conv2d_forward(x, w, b, g["strides"], g["dilation"], pads, out_hw)
-    np.testing.assert_allclose(fast, conv2d_reference(x, w, b, g["strides"], g["dilation"], pads), atol=1e-12)
+    geometry = (g["strides"], g["dilation"], pads)
+    z = fast.conv2d_forward(x, w, b, *geometry, out_hw, relu=relu)
+    ref = reference.conv2d_forward(x, w, b, *geometry, out_hw, relu=relu)
+    np.testing.assert_allclose(z, ref, atol=1e-12)
+    grad = rng.standard_normal(z.shape)
+    relu_out = (z, ref) if relu else (None, None)
+    for a, c in zip(fast.conv2d_backward(grad, x, w, *geometry, relu_out=relu_out[0]),
+                    reference.conv2d_backward(grad, x, w, *geometry, relu_out=relu_out[1])):
+        np.testing.assert_allclose(a, c, atol=1e-11)
 
 
 @pytest.mark.parametrize("strides,padding,dilation", [
@@ -199,7 +213,7 @@ def test_fused_relu_equals_conv_then_relu():
 @pytest.mark.parametrize("workers", [1, 2])
 def test_threaded_chunks_equal_the_plain_adjoint(workers, monkeypatch):
     """The batch split over a thread pool in cache-sized chunks gives the plain formulas' results."""
-    from faltung.kernels import parallel
+    from faltung.kernels.fast import parallel
     if workers > 1:
         pytest.importorskip("threadpoolctl")
     monkeypatch.setattr(parallel, "_threads", None)
@@ -213,8 +227,9 @@ def test_threaded_chunks_equal_the_plain_adjoint(workers, monkeypatch):
     pads = ((1, 1), (1, 1))
     try:
         for strides in ((1, 1), (2, 2)):
-            ref = conv2d_reference(x, w, None, strides, (1, 1), pads)
-            out = conv2d_forward(x, w, None, strides, (1, 1), pads, ref.shape[1:3])
+            out_hw = output_size(x.shape[1:3], (3, 3), strides, (1, 1), pads)
+            ref = reference.conv2d_forward(x, w, None, strides, (1, 1), pads, out_hw)
+            out = conv_kernels.conv2d_forward(x, w, None, strides, (1, 1), pads, out_hw)
             np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
             g = rng.standard_normal(ref.shape).astype(np.float32)
             dx, dw, db = conv_kernels.conv2d_backward(g, x, w, strides, (1, 1), pads)

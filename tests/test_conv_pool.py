@@ -6,9 +6,9 @@ import pytest
 import faltung as ft
 import faltung.functional as F
 from faltung import Tensor, zoo
+from faltung import backend
 from faltung.functional import conv_pool as fused_module
-from faltung.kernels import conv as conv_kernels
-from faltung.models import sequential
+from faltung.kernels.fast import conv as conv_kernels
 from faltung.testing import gradcheck
 
 from conftest import explicit_pads, random_geometry
@@ -133,7 +133,7 @@ def test_parity_with_pytorch(torch, seed):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_threaded_chunks_equal_one_chunk(workers, monkeypatch):
     """The batch split over a thread pool in small chunks gives the numbers of one chunk."""
-    from faltung.kernels import parallel
+    from faltung.kernels.fast import parallel
     if workers > 1:
         pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(7)
@@ -164,42 +164,81 @@ def test_bad_arguments_are_refused():
         F.conv2d_max_pool2d(x, w, pool_size=5)  # a 4x4 conv output is smaller than the pool
 
 
-@pytest.mark.parametrize("net,shape", [("lenet", (28, 28, 1)), ("vgg-small", (32, 32, 3))])
-def test_sequential_runs_conv_and_pool_as_one_kernel(net, shape, monkeypatch):
-    """A zoo net trains to the same weights (to rounding) whether its Conv2D + MaxPooling2D pairs run
-    fused or apart, and they do run fused (two pairs in each of these nets)."""
+def _count_fused_calls(monkeypatch) -> list:
+    """Count the fused operations run from now on."""
     calls = []
     original = fused_module.Conv2DMaxPool2D.apply.__func__
     monkeypatch.setattr(fused_module.Conv2DMaxPool2D, "apply",
                         classmethod(lambda cls, *a, **k: calls.append(1) or original(cls, *a, **k)))
+    return calls
+
+
+@pytest.mark.parametrize("net,shape", [("lenet", (28, 28, 1)), ("vgg-small", (32, 32, 3))])
+def test_sequential_runs_conv_and_pool_as_one_kernel(net, shape, monkeypatch):
+    """A zoo net trains to the same weights (to rounding) whether its Conv2D + MaxPooling2D pairs run
+    fused or apart, and they do run fused (two pairs in each of these nets)."""
+    calls = _count_fused_calls(monkeypatch)
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, (6, *shape)).astype(np.uint8), rng.integers(0, 10, 6)
     results = []
-    for fuse in (True, False):
-        monkeypatch.setattr(sequential, "fuse_layers", fuse)
-        ft.set_seed(0)
-        model = zoo.build(net, shape, 10)
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        for _ in range(2):
-            model.train_on_batch(x, y)
-        results.append([model.predict(x, verbose=0)] + [w.numpy() for w in model.weights])
-        if fuse:
-            assert len(calls) == 2 * 3  # two pairs, in two training steps and one prediction
+    try:
+        for fuse in (True, False):
+            backend.configure(fusion=fuse)
+            ft.set_seed(0)
+            model = zoo.build(net, shape, 10)
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            for _ in range(2):
+                model.train_on_batch(x, y)
+            results.append([model.predict(x, verbose=0)] + [w.numpy() for w in model.weights])
+            assert len(calls) == 2 * 3  # two pairs, in two training steps and one prediction; none unfused
+    finally:
+        backend.configure(fusion=True)
     for a, c in zip(*results):  # the same up to the rounding of sums over other shapes
         np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-6)
 
 
 def test_only_relu_or_linear_convs_followed_by_max_pooling_fuse():
     from faltung import layers
-    from faltung.models.fusion import fusable
+    from faltung.models.graph import fusable
     conv = layers.Conv2D(2, 3, activation="relu")
     assert fusable(conv, layers.MaxPooling2D(2))
     assert fusable(layers.Conv2D(2, 3), layers.MaxPooling2D(2))
     assert not fusable(layers.Conv2D(2, 3, activation="tanh"), layers.MaxPooling2D(2))
     assert not fusable(conv, layers.AveragePooling2D(2))
-    assert not fusable(conv, None)
-    conv.call = lambda x, training=False: x  # observed (as feature-map pictures do): runs on its own
-    assert not fusable(conv, layers.MaxPooling2D(2))
+    assert not fusable(conv, layers.MaxPooling2D(2, dtype="float64"))
+
+    class MyConv(layers.Conv2D):  # a subclass may compute something else
+        pass
+    assert not fusable(MyConv(2, 3), layers.MaxPooling2D(2))
+
+
+def test_fusion_is_a_pass_over_any_graph(monkeypatch):
+    """In a functional model a conv fuses with the max pooling that alone reads it; a conv that another
+    layer reads too, or that the model returns, runs on its own; fused or not, the outputs agree."""
+    from faltung import layers, models
+    calls = _count_fused_calls(monkeypatch)
+    ft.set_seed(0)
+    inputs = layers.Input((12, 12, 2))
+    a = layers.Conv2D(4, 3, activation="relu")(inputs)  # read by its pooling only: fused
+    b = layers.Conv2D(4, 3)(inputs)                      # read by its pooling and by Flatten: apart
+    c = layers.Conv2D(4, 3, activation="tanh")(inputs)   # tanh does not commute with the maximum: apart
+    pooled = [layers.MaxPooling2D(2)(t) for t in (a, b, c)]
+    joined = layers.Concatenate()([layers.Flatten()(t) for t in pooled + [b]])
+    model = models.Model(inputs, joined)
+    x = np.random.default_rng(0).standard_normal((3, 12, 12, 2)).astype(np.float32)
+    fused = model.predict(x, verbose=0)
+    assert len(calls) == 1
+    try:
+        backend.configure(fusion=False)
+        apart = model.predict(x, verbose=0)
+    finally:
+        backend.configure(fusion=True)
+    assert len(calls) == 1
+    np.testing.assert_allclose(fused, apart, rtol=1e-5, atol=1e-6)
+    seeing = models.Model(inputs, [a, pooled[0]])  # a model that returns the conv's output too
+    conv_out, pool_out = seeing.predict(x, verbose=0)
+    assert len(calls) == 1
+    np.testing.assert_allclose(F.max_pool2d(conv_out, 2).numpy(), pool_out, rtol=1e-6)
 
 
 def test_an_empty_batch():

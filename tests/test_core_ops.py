@@ -4,7 +4,7 @@ import pytest
 
 import faltung as ft
 import faltung.functional as F
-from faltung import Tensor
+from faltung import Tensor, backend
 from faltung.testing import gradcheck
 
 rng = np.random.default_rng(0)
@@ -16,6 +16,25 @@ def test_dense_gradients_and_value():
     assert gradcheck(F.dense, [x, w, b])
     with pytest.raises(ValueError, match=r"kernel expects 5 input features but x has shape \(3, 4\)"):
         F.dense(np.ones((3, 4)), w)
+
+
+def test_dense_on_leading_axes_in_both_kernel_sets():
+    """x (..., in): the same values and gradients from either kernel set (the fast one splits these
+    products over threads), and finite differences on a small case."""
+    x, w, b = rng.standard_normal((2, 150, 257)), rng.standard_normal((257, 129)), rng.standard_normal(129)
+    g = rng.standard_normal((2, 150, 129))
+    results = []
+    for name in backend.KERNEL_SETS:
+        with backend.kernels(name):
+            xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+            y = F.dense(xt, wt, bt)
+            (y * g).sum().backward()
+        assert y.shape == (2, 150, 129)
+        results.append([y.numpy(), xt.grad, wt.grad, bt.grad])
+    for a, c in zip(*results):
+        np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(results[0][0], x @ w + b, rtol=1e-10, atol=1e-10)
+    assert gradcheck(F.dense, [rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 2)), rng.standard_normal(2)])
 
 
 def test_flatten_is_channels_last_order():

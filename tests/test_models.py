@@ -1,7 +1,6 @@
 """Models: Sequential and functional graphs, summary numbers from Keras' formulas, training."""
 import io
 import contextlib
-import sys
 import warnings
 
 import numpy as np
@@ -113,9 +112,46 @@ def test_summary_numbers_match_keras_formulas(make, expected):
     assert f"Non-trainable params: {non_trainable:,}" in text
     for layer in model.layers:
         assert f"{layer.name} ({type(layer).__name__})" in text
+    assert ("Connected to" in text) == (not isinstance(model, models.Sequential))  # as Keras prints them
     # a real batch flows through with the announced output shape
     x = np.zeros((2,) + model.input_shape[1:], np.float32)
     assert model(x).shape == (2,) + model.output_shape[1:]
+
+
+def test_sequential_is_a_graph_that_another_model_can_read():
+    """A Sequential model has inputs, and each layer one output, as a functional model does: a model made
+    of them returns what the layers compute inside it (how Keras users see feature maps)."""
+    import faltung.functional as F
+    ft.set_seed(0)
+    model = models.Sequential([layers.Input((8, 8, 1)), layers.Conv2D(3, 3, activation="relu", name="c"),
+                               layers.MaxPooling2D(2, name="p"), layers.Flatten(), layers.Dense(2)])
+    inside = models.Model(model.inputs[0], [model.get_layer("c").output, model.get_layer("p").output])
+    x = np.random.default_rng(0).standard_normal((4, 8, 8, 1)).astype(np.float32)
+    conv, pooled = inside.predict(x, verbose=0)
+    assert conv.shape == (4, 6, 6, 3) and conv.min() == 0  # relu ran
+    np.testing.assert_allclose(pooled, F.max_pool2d(conv, 2).numpy())
+    np.testing.assert_allclose(model.predict(x, verbose=0), model.layers[-1](model.layers[-2](pooled)).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    del inside  # its graph holds the layers' first calls
+    model.pop()
+    model.pop()
+    assert model.outputs[0] is model.get_layer("p").output  # rebuilt: one call per layer again
+    with pytest.raises(ValueError, match="has no single output"):
+        layers.Dense(2).output
+
+
+class _Subclassed(models.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(2)
+
+    def call(self, x, training=False):
+        return self.dense(x)
+
+
+def test_a_subclassed_model_has_no_graph_to_read():
+    with pytest.raises(ValueError, match="subclassed model's layers are not a graph"):
+        _Subclassed().inputs
 
 
 def test_sequential_builds_from_first_call_and_from_input_shape():
@@ -262,17 +298,6 @@ def test_progress_output(verbose):
         model.fit(np.ones((10, 3)), np.ones((10, 1)), epochs=2, batch_size=4, verbose=verbose)
     text = out.getvalue()
     assert "Epoch 2/2" in text and "loss" in text and "mae" in text
-
-
-def test_allocator_tuning_is_once_and_optional(monkeypatch):
-    from faltung.kernels import memory
-    monkeypatch.setattr(memory, "_tuned", None)
-    monkeypatch.setenv("FALTUNG_KEEP_MEMORY", "0")
-    assert memory.keep_freed_memory() is False
-    monkeypatch.setenv("FALTUNG_KEEP_MEMORY", "1")
-    assert memory.keep_freed_memory() is False  # decided once per process
-    monkeypatch.setattr(memory, "_tuned", None)
-    assert memory.keep_freed_memory() is sys.platform.startswith("linux")
 
 
 def test_validation_split_point_is_keras(monkeypatch):

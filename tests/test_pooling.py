@@ -5,9 +5,8 @@ from hypothesis import given, settings, strategies as st
 
 import faltung.functional as F
 from faltung import Tensor
+from faltung.kernels import fast, reference
 from faltung.kernels.padding import resolve_pads
-from faltung.kernels.pooling import avg_pool_forward, max_pool_forward
-from faltung.kernels.reference import pool_reference
 from faltung.testing import gradcheck
 
 from conftest import tf_same_pads
@@ -60,7 +59,8 @@ def test_gradients_match_finite_differences(kind, pool, strides, padding):
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10**6), kind=st.sampled_from(["max", "avg"]))
-def test_fast_kernel_equals_reference(seed, kind):
+def test_fast_kernels_equal_reference(seed, kind):
+    """Forward and backward, on tied maxima too (the gradient goes to the same first maximum)."""
     rng = np.random.default_rng(seed)
     h, w = (int(v) for v in rng.integers(1, 10, size=2))
     pool = tuple(int(v) for v in rng.integers(1, 4, size=2))
@@ -68,13 +68,21 @@ def test_fast_kernel_equals_reference(seed, kind):
     padding = "same" if rng.integers(2) else "valid"
     if padding == "valid" and (h < pool[0] or w < pool[1]):
         return
-    x = rng.standard_normal((2, h, w, 3))
+    x = rng.standard_normal((2, h, w, 3)) if seed % 2 else rng.integers(-1, 2, (2, h, w, 3)).astype(float)
     pads = resolve_pads(padding, (h, w), pool, strides)
     out_hw = (-(-h // strides[0]), -(-w // strides[1])) if padding == "same" else \
         ((h - pool[0]) // strides[0] + 1, (w - pool[1]) // strides[1] + 1)
-    fast = max_pool_forward(x, pool, strides, pads, out_hw)[0] if kind == "max" else \
-        avg_pool_forward(x, pool, strides, pads, out_hw)
-    np.testing.assert_allclose(fast, pool_reference(x, pool, strides, pads, kind), atol=1e-12)
+    grad = rng.standard_normal((2, *out_hw, 3))
+    results = []
+    for kernels in (fast, reference):
+        if kind == "max":
+            z, winners = kernels.max_pool_forward(x, pool, strides, pads, out_hw)
+            results.append((z, kernels.max_pool_backward(grad, winners, x.shape, pool, strides, pads)))
+        else:
+            results.append((kernels.avg_pool_forward(x, pool, strides, pads, out_hw),
+                            kernels.avg_pool_backward(grad, x.shape, pool, strides, pads)))
+    for a, c in zip(*results):
+        np.testing.assert_allclose(a, c, atol=1e-12)
 
 
 def test_bad_arguments_are_refused():
@@ -174,7 +182,7 @@ def test_tied_maxima_match_pytorch(torch, seed):
 def test_tiled_average_equals_the_general_kernel(seed, monkeypatch):
     """Average pooling windows that tile the image take the two-pass kernel; it equals the tap-by-tap
     kernel, forward and backward, 'same' padding and uncovered rows/columns included."""
-    from faltung.kernels import tiled_pooling
+    from faltung.kernels.fast import tiled_pooling
     rng = np.random.default_rng(900 + seed)
     h, w = (int(v) for v in rng.integers(1, 15, size=2))
     pool = tuple(int(v) for v in rng.integers(1, 5, size=2))
@@ -195,7 +203,7 @@ def test_threaded_chunks_equal_one_pass_over_the_batch(workers, kind, monkeypatc
     """The batch split over a thread pool in chunks of one or two images gives the same forward and
     gradient as the whole batch in one chunk, for tiling, overlapping and gapped windows, 'valid'
     and 'same'; the forward also equals the plain reference."""
-    from faltung.kernels import parallel, pooling
+    from faltung.kernels.fast import parallel, pooling
     if workers > 1:
         pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(11)
@@ -215,8 +223,10 @@ def test_threaded_chunks_equal_one_pass_over_the_batch(workers, kind, monkeypatc
         for a, b in zip(chunked, whole):
             np.testing.assert_array_equal(a, b)
         s = pool if strides is None else strides
-        np.testing.assert_allclose(chunked[0], pool_reference(x, pool, s, resolve_pads(padding, (9, 8), pool, s),
-                                                              kind), rtol=1e-6)
+        pads = resolve_pads(padding, (9, 8), pool, s)
+        kernel = reference.max_pool_forward if kind == "max" else reference.avg_pool_forward
+        z = kernel(x, pool, s, pads, chunked[0].shape[1:3])
+        np.testing.assert_allclose(chunked[0], z[0] if kind == "max" else z, rtol=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])

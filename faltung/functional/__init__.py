@@ -7,7 +7,7 @@ from .activations import (elu, gelu, get_activation, leaky_relu, linear, log_sof
                           softmax, tanh)
 from .conv import conv2d, correlate2d
 from .conv_pool import conv2d_max_pool2d
-from .core import clip, dense, dropout, flatten
+from .core import clip, dense, dropout, flatten, zero_pad2d
 from .losses import (binary_crossentropy, categorical_crossentropy, mean_absolute_error,
                      mean_squared_error, sparse_categorical_crossentropy)
 from .normalization import batch_norm
@@ -21,7 +21,7 @@ from .standardize import group_norm, layer_norm, standardize
 
 __all__ = [
     "conv2d", "correlate2d", "conv2d_max_pool2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "global_max_pool2d",
-    "dense", "flatten", "dropout", "clip", "batch_norm",
+    "dense", "flatten", "zero_pad2d", "dropout", "clip", "batch_norm",
     "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "linear",
     "get_activation",
     "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",

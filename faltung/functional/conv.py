@@ -5,24 +5,26 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Function, Tensor
-from ..kernels.conv import conv2d_backward, conv2d_forward
 from ..kernels.padding import normalize_padding, normalize_pair, output_size, resolve_pads
 from ._checks import float_tensor, same_dtype
 
 
 class Conv2D(Function):
-    """Z = x ⋆ f + b over NHWC batches (then max(Z, 0) in place when fused with relu);
-    backward gives dx, df, db."""
+    """Z = x ⋆ f + b over NHWC batches (then max(Z, 0) when fused with relu); backward gives dx, df, db.
+    The kernels are ``backend.active_kernels()``'s: ``reference.conv`` shows the formulas."""
 
     def forward(self, x, w, b, strides, dilation, pads, out_hw, relu=False):
+        self.kernels = backend.active_kernels()  # the backward runs on the set the forward ran on
         self.x, self.w, self.geometry = x, w, (strides, dilation, pads)
-        out = conv2d_forward(x, w, b, strides, dilation, pads, out_hw, relu=relu)
+        out = self.kernels.conv2d_forward(x, w, b, strides, dilation, pads, out_hw, relu=relu)
         self.relu_out = out if relu else None  # the relu mask is read back from the output itself
         return out
 
     def backward(self, grad):
-        return conv2d_backward(grad, self.x, self.w, *self.geometry, need=self.needs_grad, relu_out=self.relu_out)
+        return self.kernels.conv2d_backward(grad, self.x, self.w, *self.geometry, need=self.needs_grad,
+                                            relu_out=self.relu_out)
 
 
 def conv2d(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: Any = "valid",
@@ -93,7 +95,7 @@ def correlate2d(A: Any, B: Any) -> Any:
     x = b.astype(dtype, copy=False)[None, :, :, None]
     w = a.astype(dtype, copy=False)[:, :, None, None]
     out_hw = (b.shape[0] - a.shape[0] + 1, b.shape[1] - a.shape[1] + 1)
-    return conv2d_forward(x, w, None, (1, 1), (1, 1), ((0, 0), (0, 0)), out_hw)[0, :, :, 0]
+    return backend.active_kernels().conv2d_forward(x, w, None, (1, 1), (1, 1), ((0, 0), (0, 0)), out_hw)[0, :, :, 0]
 
 
 def _check_fits(a_shape, b_shape) -> None:

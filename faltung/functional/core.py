@@ -1,4 +1,4 @@
-"""Dense (fully connected) layers, flattening, dropout and clipping as differentiable functions."""
+"""Dense (fully connected) layers, flattening, zero padding, dropout and clipping as differentiable functions."""
 from __future__ import annotations
 
 from typing import Any
@@ -21,8 +21,22 @@ def dense(x: Any, kernel: Any, bias: Any = None) -> Tensor:
         if bias.shape[0] != kernel.shape[1]:
             raise ValueError(f"bias has {bias.shape[0]} entries; expected one per unit, {kernel.shape[1]}")
     same_dtype(x=x, kernel=kernel, bias=bias)
-    y = x @ kernel
-    return y if bias is None else y + bias
+    return Dense.apply(x, kernel, bias)
+
+
+class Dense(Function):
+    """y = x · W + b over the last axis of x (..., in); the kernels see x as a matrix (N, in)."""
+
+    def forward(self, x, kernel, bias):
+        self.kernels = backend.active_kernels()  # the backward runs on the set the forward ran on
+        self.x, self.kernel = x, kernel
+        y = self.kernels.dense_forward(x.reshape(-1, x.shape[-1]), kernel, bias)
+        return y.reshape(*x.shape[:-1], kernel.shape[1])
+
+    def backward(self, grad):
+        x2 = self.x.reshape(-1, self.x.shape[-1])
+        dx, dw, db = self.kernels.dense_backward(grad.reshape(-1, grad.shape[-1]), x2, self.kernel, self.needs_grad)
+        return (None if dx is None else dx.reshape(self.x.shape)), dw, db
 
 
 def flatten(x: Any) -> Tensor:
@@ -31,6 +45,21 @@ def flatten(x: Any) -> Tensor:
     if x.ndim < 1:
         raise ValueError(f"x must have a batch axis; got shape {x.shape}")
     return x.reshape(x.shape[0], -1)
+
+
+class ZeroPad2D(Function):
+    def forward(self, x, pads):
+        (top, bottom), (left, right) = self.pads = pads
+        return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+
+    def backward(self, g):
+        (top, bottom), (left, right) = self.pads
+        return (g[:, top:g.shape[1] - bottom, left:g.shape[2] - right, :],)
+
+
+def zero_pad2d(x: Any, pads: tuple[tuple[int, int], tuple[int, int]]) -> Tensor:
+    """x (N, H, W, C) with ``pads`` = ((top, bottom), (left, right)) rows and columns of zeros around H and W."""
+    return ZeroPad2D.apply(float_tensor(x, "x", 4, "(N, H, W, C)"), pads=pads)
 
 
 def dropout(x: Any, rate: float, training: bool = False, rng: np.random.Generator | None = None) -> Tensor:

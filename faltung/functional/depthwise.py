@@ -1,54 +1,31 @@
 """Depthwise and transposed 2-D convolutions (Keras' DepthwiseConv2D, SeparableConv2D's first
-half, Conv2DTranspose), built from the lecture's windows and the existing conv kernels."""
+half, Conv2DTranspose), through the backend's kernels."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Function, Tensor
-from ..kernels.conv import conv2d_backward, conv2d_forward
-from ..kernels.im2col import pad, tap_slices, windows
 from ..kernels.padding import normalize_pair
 from ._checks import float_tensor, same_dtype
 from .conv import conv_arguments
 
 
 class DepthwiseConv2D(Function):
-    """``Z[n, i, j, c·M + m] = Σ_{i', j'} x[n, s·i + d·i', s·j + d·j', c] · f[i', j', c, m]``: each input
-    channel c is correlated with its own M filters (the lecture's convolution with C_in = 1, per
-    channel). A loop over the kh·kw kernel taps, each one vectorised over batch, pixels and channels."""
+    """Each input channel correlated with its own filters; the kernels are ``backend.active_kernels()``'s
+    (``reference.depthwise`` shows the formula)."""
 
     def forward(self, x, w, strides, dilation, pads, out_hw):
-        self.x_shape, self.w, self.geometry = x.shape, w, (strides, dilation, pads, out_hw)
-        self.win = windows(pad(x, pads), w.shape[:2], strides, dilation, out_hw)  # (N, oh, ow, kh, kw, C)
-        n, (kh, kw, c, m) = x.shape[0], w.shape
-        out = np.zeros((n, *out_hw, c, m), dtype=np.result_type(x, w))
-        for i in range(kh):
-            for j in range(kw):
-                out += self.win[:, :, :, i, j, :, None] * w[i, j]
-        return out.reshape(n, *out_hw, c * m)
+        self.kernels = backend.active_kernels()  # the backward runs on the set the forward ran on
+        self.x_shape, self.w, self.geometry = x.shape, w, (strides, dilation, pads)
+        out, self.win = self.kernels.depthwise_conv2d_forward(x, w, strides, dilation, pads, out_hw)
+        return out
 
     def backward(self, grad):
-        strides, dilation, pads, out_hw = self.geometry
-        kh, kw, c, m = self.w.shape
-        g = grad.reshape(grad.shape[0], *out_hw, c, m)
-        dw = np.empty_like(self.w) if self.needs_grad[1] else None
-        dx = None
-        if self.needs_grad[0]:
-            (top, bottom), (left, right) = pads
-            n, h, width, _ = self.x_shape
-            dxp = np.zeros((n, h + top + bottom, width + left + right, c), dtype=grad.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                if dw is not None:
-                    dw[i, j] = np.einsum("nhwc,nhwcm->cm", self.win[:, :, :, i, j, :], g)
-                if self.needs_grad[0]:  # col2im, one tap at a time
-                    rows, cols = tap_slices((i, j), out_hw, strides, dilation)
-                    dxp[:, rows, cols, :] += np.einsum("nhwcm,cm->nhwc", g, self.w[i, j])
-        if self.needs_grad[0]:
-            dx = dxp[:, top:top + h, left:left + width]
-        return dx, dw
+        return self.kernels.depthwise_conv2d_backward(grad, self.win, self.x_shape, self.w, *self.geometry,
+                                                      need=self.needs_grad)
 
 
 def depthwise_conv2d(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: Any = "valid",
@@ -88,11 +65,12 @@ def transpose_crop(n: int, out: int, k: int, s: int, d: int, padding: str) -> in
     return max((n - 1) * s + d * (k - 1) + 1 - out, 0) // 2
 
 
-def _input_gradient(grad: np.ndarray, x_shape: tuple, w: np.ndarray, strides, dilation) -> np.ndarray:
-    """dL/dx of a 'valid' conv2d with input shape ``x_shape`` given dL/dZ ``grad``: only the input's
-    shape is read when only dx is asked for, so a zero-stride stand-in holds its place."""
+def _input_gradient(kernels, grad: np.ndarray, x_shape: tuple, w: np.ndarray, strides, dilation) -> np.ndarray:
+    """dL/dx of a 'valid' conv2d with input shape ``x_shape`` given dL/dZ ``grad``, by ``kernels`` (the
+    backend's set): only the input's shape is read when only dx is asked for, so a zero-stride
+    stand-in holds its place."""
     stand_in = np.broadcast_to(np.zeros((), grad.dtype), x_shape)
-    return conv2d_backward(np.ascontiguousarray(grad), stand_in, w, strides, dilation, ((0, 0), (0, 0)),
+    return kernels.conv2d_backward(np.ascontiguousarray(grad), stand_in, w, strides, dilation, ((0, 0), (0, 0)),
                            need=(True, False, False))[0]
 
 
@@ -105,8 +83,9 @@ class Conv2DTranspose(Function):
         n, h, width, _ = x.shape
         kh, kw, filters, _ = w.shape
         full = ((h - 1) * strides[0] + dilation[0] * (kh - 1) + 1, (width - 1) * strides[1] + dilation[1] * (kw - 1) + 1)
+        self.kernels = backend.active_kernels()  # the backward runs on the set the forward ran on
         self.x, self.w, self.geometry = x, w, (strides, dilation, crops, out_hw, full)
-        y_full = _input_gradient(x, (n, *full, filters), w, strides, dilation)
+        y_full = _input_gradient(self.kernels, x, (n, *full, filters), w, strides, dilation)
         out = np.zeros((n, *out_hw, filters), dtype=y_full.dtype)
         (top, left), rows, cols = crops, min(out_hw[0], full[0] - crops[0]), min(out_hw[1], full[1] - crops[1])
         out[:, :rows, :cols] = y_full[:, top:top + rows, left:left + cols]  # beyond `full`: output padding, zeros
@@ -118,9 +97,9 @@ class Conv2DTranspose(Function):
         g_full = np.zeros((n, *full, grad.shape[3]), dtype=grad.dtype)
         rows, cols = min(out_hw[0], full[0] - top), min(out_hw[1], full[1] - left)
         g_full[:, top:top + rows, left:left + cols] = grad[:, :rows, :cols]
-        dx = conv2d_forward(g_full, self.w, None, strides, dilation, ((0, 0), (0, 0)), self.x.shape[1:3]) \
+        dx = self.kernels.conv2d_forward(g_full, self.w, None, strides, dilation, ((0, 0), (0, 0)), self.x.shape[1:3]) \
             if self.needs_grad[0] else None
-        dw = conv2d_backward(np.ascontiguousarray(self.x), g_full, self.w, strides, dilation, ((0, 0), (0, 0)),
+        dw = self.kernels.conv2d_backward(np.ascontiguousarray(self.x), g_full, self.w, strides, dilation, ((0, 0), (0, 0)),
                              need=(False, True, False))[1] if self.needs_grad[1] else None
         return dx, dw
 

@@ -3,29 +3,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import backend
 from ..autograd import Function, Tensor
 from ..kernels.padding import normalize_padding, normalize_pair, output_size, resolve_pads
-from ..kernels.pooling import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
 from ._checks import float_tensor
 
 
 class MaxPool2D(Function):
+    """The kernels are ``backend.active_kernels()``'s: ``reference.pooling`` shows the formulas."""
+
     def forward(self, x, pool, strides, pads, out_hw):
+        self.kernels = backend.active_kernels()  # the backward runs on the set the forward ran on
         self.x_shape, self.geometry = x.shape, (pool, strides, pads)
-        out, self.arg = max_pool_forward(x, pool, strides, pads, out_hw)
+        out, self.winners = self.kernels.max_pool_forward(x, pool, strides, pads, out_hw)
         return out
 
     def backward(self, grad):
-        return (max_pool_backward(grad, self.arg, self.x_shape, *self.geometry),)
+        return (self.kernels.max_pool_backward(grad, self.winners, self.x_shape, *self.geometry),)
 
 
 class AvgPool2D(Function):
     def forward(self, x, pool, strides, pads, out_hw):
+        self.kernels = backend.active_kernels()
         self.x_shape, self.geometry = x.shape, (pool, strides, pads)
-        return avg_pool_forward(x, pool, strides, pads, out_hw)
+        return self.kernels.avg_pool_forward(x, pool, strides, pads, out_hw)
 
     def backward(self, grad):
-        return (avg_pool_backward(grad, self.x_shape, *self.geometry),)
+        return (self.kernels.avg_pool_backward(grad, self.x_shape, *self.geometry),)
 
 
 def pool_geometry(in_hw: tuple[int, int], pool_size: Any, strides: Any, padding: Any) -> tuple:

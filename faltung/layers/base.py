@@ -7,6 +7,7 @@ its output shape without computing anything), exactly as in Keras.
 from __future__ import annotations
 
 import re
+import weakref
 from collections import defaultdict
 from typing import Any, Sequence
 
@@ -75,6 +76,8 @@ class SymbolicTensor:
         self.layer = layer
         self.parents = tuple(parents)
         self.takes_list = takes_list
+        # weakly: a graph that is dropped (a Sequential model rebuilt after pop()) leaves its layers
+        layer._nodes = [ref for ref in layer._nodes if ref() is not None] + [weakref.ref(self)]
 
     ndim = property(lambda self: len(self.shape))
 
@@ -114,6 +117,17 @@ class Layer:
         # a penalty on this layer's output, added to the loss (Keras)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._activity_losses: list[Tensor] = []
+        self._nodes: list[weakref.ref] = []  # the symbolic outputs of this layer's calls in graphs
+
+    @property
+    def output(self) -> "SymbolicTensor":
+        """The symbolic output of this layer's one call in a graph (Keras' ``layer.output``):
+        ``Model(model.inputs, layer.output)`` computes what the layer outputs inside ``model``."""
+        nodes = [t for t in (ref() for ref in self._nodes) if t is not None]
+        if len(nodes) != 1:
+            raise ValueError(f"layer {self.name!r} has {'no' if not nodes else len(nodes)} calls in a graph, so it "
+                             "has no single output; it needs exactly one (in a Sequential or functional model)")
+        return nodes[0]
 
     # ----- weights -----
     def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "glorot_uniform",

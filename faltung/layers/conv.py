@@ -4,8 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from .. import functional as F
-from ..kernels.im2col import pad
-from ..autograd import Function
 from ..kernels.padding import normalize_padding, normalize_pair, output_size, resolve_pads
 from ._options import WeightOptions
 from .base import Layer, register
@@ -71,16 +69,6 @@ class Conv2D(WeightOptions, Layer):
                 "bias_initializer": initializer_config(self.bias_initializer), **self._weight_options_config()}
 
 
-class _ZeroPad(Function):
-    def forward(self, x, pads):
-        self.pads = pads
-        return pad(x, pads)
-
-    def backward(self, g):
-        (top, bottom), (left, right) = self.pads
-        return (g[:, top:g.shape[1] - bottom, left:g.shape[2] - right, :],)
-
-
 @register
 class ZeroPadding2D(Layer):
     """Adds rows and columns of zeros: ``padding`` an int, (rows, cols) or ((top, bottom), (left, right))."""
@@ -97,7 +85,7 @@ class ZeroPadding2D(Layer):
         self.padding = pads
 
     def call(self, x, training=False):
-        return _ZeroPad.apply(x, pads=self.padding)
+        return F.zero_pad2d(x, self.padding)
 
     def compute_output_shape(self, input_shape):
         (top, bottom), (left, right) = self.padding

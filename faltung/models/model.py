@@ -1,7 +1,8 @@
 """``Model``: a graph of layers (functional API) or a subclass with its own ``call``; a Layer itself.
 
 ``Model(inputs, outputs)`` walks back from the outputs to the ``Input`` tensors
-that layers were called on and replays those calls, in order, on real data.
+that layers were called on and replays those calls, in order, on real data
+(``graph``: the executor that ``Sequential`` uses too).
 """
 from __future__ import annotations
 
@@ -9,29 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from .. import distributed
+from .. import backend, distributed
 from ..autograd import Parameter, Tensor, no_grad
 from ..layers.base import Layer, SymbolicTensor, get_layer_class, register, unique_name
 from ..layers.core import InputLayer
+from . import graph
 from .training import Trainer
 
 
 def _as_list(x: Any) -> list:
     return list(x) if isinstance(x, (list, tuple)) else [x]
-
-
-def _graph_order(outputs: list[SymbolicTensor]) -> list[SymbolicTensor]:
-    """Every symbolic tensor the outputs depend on, each after its parents (iterative DFS)."""
-    order, seen, stack = [], set(), [(t, False) for t in reversed(outputs)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((p, False) for p in reversed(node.parents) if id(p) not in seen)
-    return order
 
 
 @register
@@ -64,18 +52,41 @@ class Model(Trainer, Layer):
         for t in ins:
             if not isinstance(t.layer, InputLayer):
                 raise ValueError(f"Model inputs must be made by layers.Input; {t} is not")
-        order = _graph_order(outs)
-        missing = [t for t in order if not t.parents and all(t is not i for i in ins)]
+        self._set_graph(ins, outs, isinstance(inputs, (list, tuple)), isinstance(outputs, (list, tuple)))
+        missing = [t for t in self._graph[2] if not t.parents]  # an Input that is not among the inputs
         if missing:
             raise ValueError(f"the outputs depend on {missing[0].layer.name!r}, which is not among the inputs")
-        self._graph = (ins, outs, [t for t in order if all(t is not i for i in ins)])
-        _check_unique_names(self.layers)
-        self._multi_in, self._multi_out = isinstance(inputs, (list, tuple)), isinstance(outputs, (list, tuple))
+        check_unique_names(self.layers)
+
+    def _set_graph(self, ins: list[SymbolicTensor], outs: list[SymbolicTensor], multi_in: bool,
+                   multi_out: bool) -> None:
+        """Take the graph from ``ins`` to ``outs`` as this model's, and plan its calls (fused and not)."""
+        nodes = [t for t in graph.graph_order(outs) if all(t is not i for i in ins)]
+        self._graph = (ins, outs, nodes)
+        self._steps = {fuse: graph.plan(nodes, outs, fuse) for fuse in (False, True)}
+        self._multi_in, self._multi_out = multi_in, multi_out
         self.built = True
         shapes_in = [t.shape for t in ins]
         shapes_out = [t.shape for t in outs]
-        self.input_shape = shapes_in if self._multi_in else shapes_in[0]
-        self.output_shape = shapes_out if self._multi_out else shapes_out[0]
+        self.input_shape = shapes_in if multi_in else shapes_in[0]
+        self.output_shape = shapes_out if multi_out else shapes_out[0]
+
+    @property
+    def inputs(self) -> list[SymbolicTensor]:
+        """The symbolic inputs of a Sequential or functional model (Keras' ``model.inputs``)."""
+        return list(self._require_graph("inputs")[0])
+
+    @property
+    def outputs(self) -> list[SymbolicTensor]:
+        """The symbolic outputs of a Sequential or functional model (Keras' ``model.outputs``): with
+        ``inputs`` and layers' ``output``, what a new ``Model`` that sees inside this one is made of."""
+        return list(self._require_graph("outputs")[1])
+
+    def _require_graph(self, what: str) -> tuple:
+        if self._graph is None:
+            raise ValueError(f"model {self.name!r} has no {what}: a subclassed model's layers are not a graph, "
+                             "and a Sequential model without an Input has none until it is built")
+        return self._graph
 
     @property
     def layers(self) -> list[Layer]:
@@ -100,14 +111,11 @@ class Model(Trainer, Layer):
     def call(self, inputs: Any, training: bool = False) -> Any:
         if self._graph is None:
             raise NotImplementedError(f"{type(self).__name__} must define call(self, inputs, training=False)")
-        ins, outs, nodes = self._graph
+        ins, outs, _ = self._graph
         given = _as_list(inputs) if self._multi_in else [inputs]
         if len(given) != len(ins):
             raise ValueError(f"model {self.name!r} takes {len(ins)} inputs; got {len(given)}")
-        values = {id(t): v for t, v in zip(ins, given)}
-        for t in nodes:
-            args = [values[id(p)] for p in t.parents]
-            values[id(t)] = t.layer(args if t.takes_list else args[0], training=training)
+        values = graph.run(self._steps[backend.fusion()], ins, given, training)
         results = [values[id(t)] for t in outs]
         return results if self._multi_out else results[0]
 
@@ -262,7 +270,7 @@ def layer_from_config(entry: dict) -> Layer:
         raise ValueError(f"bad config for layer class {entry['class_name']!r}: {err}") from None
 
 
-def _check_unique_names(layers: list[Layer]) -> None:
+def check_unique_names(layers: list[Layer]) -> None:
     seen: set[str] = set()
     for layer in layers:
         if layer.name in seen:

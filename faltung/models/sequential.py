@@ -1,30 +1,31 @@
-"""``Sequential``: a plain stack of layers, each feeding the next (Keras' most used model)."""
+"""``Sequential``: a plain stack of layers, each feeding the next (Keras' most used model).
+
+Once its input shape is known it is a graph like a functional model's (an ``Input``, then each
+layer called on the previous one's output) and runs through the same executor (``graph``).
+"""
 from __future__ import annotations
 
 from typing import Any, Sequence
 
 from ..layers.base import Layer, SymbolicTensor, register, unique_name
 from ..layers.core import InputLayer
-from .fusion import conv_max_pool, fusable
-from .model import Model, _check_unique_names, layer_from_config
-
-fuse_layers = True  # run Conv2D + MaxPooling2D as one kernel (tests compare it with the layers run apart)
+from .model import Model, check_unique_names, layer_from_config
 
 
 @register
 class Sequential(Model):
     """``Sequential([layers.Input((28, 28, 1)), layers.Conv2D(32, 3), ...])``.
 
-    The model is built (weights created, output shapes known) as soon as its
-    input shape is known: from an ``Input`` first item, from ``input_shape=`` on
-    the first layer, or from the first batch it is called on.
+    The model is built (weights created, output shapes known, its graph made) as soon as
+    its input shape is known: from an ``Input`` first item, from ``input_shape=`` on the
+    first layer, or from the first batch it is called on.
     """
 
     def __init__(self, layers: Sequence[Any] | None = None, name: str | None = None, **kwargs: Any):
         super().__init__(name=name or unique_name("sequential"), **kwargs)
         self._stack: list[Layer] = []
-        self._input: SymbolicTensor | None = None  # the symbolic tensor flowing out of the last layer
         self._input_layer: InputLayer | None = None
+        self._output: SymbolicTensor | None = None  # the symbolic tensor flowing out of the last layer
         for layer in layers or []:
             self.add(layer)
 
@@ -40,8 +41,7 @@ class Sequential(Model):
             if self._stack or self._input_layer is not None:
                 raise ValueError("an Input can only be the first item of a Sequential model")
             self._input_layer = layer
-            self._input = SymbolicTensor(layer.batch_shape, layer.dtype, layer)
-            self._set_shapes()
+            self._rebuild_graph()
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes layers; got {type(layer).__name__}: {layer!r:.80}")
@@ -51,21 +51,23 @@ class Sequential(Model):
             raise ValueError(f"two different layers are named {layer.name!r}; layer names in a model must be unique")
         self._push(layer)
 
-    def _push(self, layer: Layer) -> None:
-        """Append a layer known to be new here and uniquely named, building it if the input shape is known."""
-        if not self._stack and self._input is None and layer.declared_input_shape is not None:
+    def _push(self, layer: Layer, plan: bool = True) -> None:
+        """Append a layer known to be new here and uniquely named, building it if the input shape is known;
+        ``plan=False`` leaves planning the graph's calls to the caller (once, after many layers)."""
+        if not self._stack and self._input_layer is None and layer.declared_input_shape is not None:
             self.add(InputLayer(shape=layer.declared_input_shape))
         self._stack.append(layer)
-        if self._input is not None:
-            self._input = layer(self._input)
-            self._set_shapes()
+        if self._output is not None:
+            self._output = layer(self._output)
+            if plan:
+                self._set_graph([self._graph[0][0]], [self._output], False, False)
 
     def pop(self) -> Layer:
         """Remove and return the last layer."""
         if not self._stack:
             raise ValueError("this Sequential model has no layers to pop")
         layer = self._stack.pop()
-        self._rebuild_shapes()
+        self._rebuild_graph()
         return layer
 
     def _check_usable(self, what: str) -> None:
@@ -80,34 +82,26 @@ class Sequential(Model):
             raise ValueError("build() needs an input shape, e.g. (None, 28, 28, 1)")
         if self._input_layer is None:
             self._input_layer = InputLayer(batch_shape=(None,) + tuple(input_shape)[1:])
-        self._rebuild_shapes()
+        self._rebuild_graph()
 
-    def _rebuild_shapes(self) -> None:
+    def _rebuild_graph(self) -> None:
+        """The graph from a fresh input through every layer (each layer builds on its first call)."""
         if self._input_layer is None:
             return
         layer = self._input_layer
-        self._input = SymbolicTensor(layer.batch_shape, layer.dtype, layer)
+        start = SymbolicTensor(layer.batch_shape, layer.dtype, layer)
+        self._output = start
         for l in self._stack:
-            self._input = l(self._input)
-        self._set_shapes()
+            self._output = l(self._output)
+        self._set_graph([start], [self._output], False, False)
 
-    def _set_shapes(self) -> None:
-        self.built = True
-        self.input_shape = (None,) + tuple(self._input_layer.batch_shape[1:])
-        self.output_shape = self._input.shape
+    def _set_graph(self, ins, outs, multi_in, multi_out) -> None:
+        super()._set_graph(ins, outs, multi_in, multi_out)
+        self.input_shape = (None,) + tuple(self._input_layer.batch_shape[1:])  # Keras reports no batch size
 
     def call(self, x: Any, training: bool = False) -> Any:
         self._check_usable("call")
-        i = 0
-        while i < len(self._stack):
-            layer, following = self._stack[i], self._stack[i + 1] if i + 1 < len(self._stack) else None
-            if fuse_layers and fusable(layer, following):  # same results, one pass less over the largest array
-                x = conv_max_pool(layer, following, x)
-                i += 2
-            else:
-                x = layer(x, training=training)
-                i += 1
-        return x
+        return super().call(x, training=training)
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable,
@@ -124,12 +118,14 @@ class Sequential(Model):
         built = [layer_from_config(entry) for entry in config.get("layers", [])]
         # names checked once, with a set: add() compares each layer with all before it, so a config of
         # 50,000 layers (a 2 MB file) took minutes
-        _check_unique_names([layer for layer in built if not isinstance(layer, InputLayer)])
+        check_unique_names([layer for layer in built if not isinstance(layer, InputLayer)])
         for layer in built:
             if isinstance(layer, InputLayer):
                 model.add(layer)  # refused unless it comes first
             else:
-                model._push(layer)
+                model._push(layer, plan=False)  # planned once below: per layer it costs O(layers) each
+        if model._output is not None:
+            model._set_graph([model._graph[0][0]], [model._output], False, False)
         if not config.get("trainable", True):  # the layers' own flags were restored by their configs
             model.trainable = False
         return model

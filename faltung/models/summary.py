@@ -24,7 +24,9 @@ def summary_lines(model) -> list[str]:
     if not model.built:
         raise ValueError(f"model {model.name!r} is not built yet, so its shapes are unknown: give it an "
                          "Input first, call build(input_shape), or call it on a batch of data")
-    graph = getattr(model, "_graph", None)
+    from .sequential import Sequential
+    # a functional model's layers can branch and join: Keras shows where each one's inputs come from
+    graph = None if isinstance(model, Sequential) else getattr(model, "_graph", None)
     rows = []
     for layer in model.layers:
         row = [f"{layer.name} ({type(layer).__name__})", _shape(layer.output_shape),

@@ -1,6 +1,7 @@
 """Keras' training API for models: compile, fit, evaluate, predict, train_on_batch, test_on_batch."""
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import Any, Sequence
@@ -10,8 +11,19 @@ import numpy as np
 from .. import backend, distributed, losses as losses_module, metrics as metrics_module, optimizers
 from ..autograd import Tensor, no_grad
 from ..callbacks import CallbackList, History, ProgbarLogger
-from ..kernels.memory import keep_freed_memory
 from ..progress import ProgressBar
+
+
+def _in_scope(release_memory: bool):
+    """Run the decorated method inside one ``backend.scope``: whatever the kernels need is set up once per
+    call, not per kernel, and given back when the call returns."""
+    def decorate(method):
+        @functools.wraps(method)
+        def run(self, *args, **kwargs):
+            with backend.scope(release_memory):
+                return method(self, *args, **kwargs)
+        return run
+    return decorate
 
 
 class Trainer:
@@ -133,7 +145,6 @@ class Trainer:
         return loss, prediction
 
     def _train_step(self, x: Any, y: np.ndarray, sample_weight: Any = None) -> tuple[float, np.ndarray]:
-        keep_freed_memory()  # once per process: reuse the step's big arrays without page faults
         weights = self.trainable_weights
         for w in weights:
             w.grad = None
@@ -194,6 +205,7 @@ class Trainer:
         parallel.begin(self, what, fit=fit)
         return parallel, parallel.callbacks(CallbackList(callbacks, model=self, params=params), self)
 
+    @_in_scope(release_memory=True)
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: Any = "auto", callbacks: Sequence[Any] | None = None, validation_split: float = 0.0,
             validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0,
@@ -272,6 +284,7 @@ class Trainer:
         return self._run_batches(x, y, batch_size, np.arange(self._length(x)), self._test_step, callbacks,
                                  "test", bar, sample_weight)
 
+    @_in_scope(release_memory=True)
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
                  sample_weight: Any = None, callbacks: Sequence[Any] | None = None, return_dict: bool = False) -> Any:
         """Loss and metrics on (x, y): ``[loss, metric, ...]``, a float without metrics, or a dict.
@@ -293,6 +306,7 @@ class Trainer:
         bar.close(logs)
         return _result(logs, self.metrics_names, return_dict)
 
+    @_in_scope(release_memory=True)
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 callbacks: Sequence[Any] | None = None) -> Any:
         """The model's outputs for x, computed in batches without recording gradients: an ndarray."""
@@ -322,6 +336,7 @@ class Trainer:
             return parallel.concatenate(outputs, n, batch_size)
         return np.zeros((0,) + tuple(self.output_shape[1:]), self.dtype)
 
+    @_in_scope(release_memory=False)
     def predict_on_batch(self, x: Any) -> Any:
         """The model's outputs for one batch x, in inference mode: an ndarray (a list for several outputs)."""
         self._check_usable("predict_on_batch")
@@ -329,11 +344,13 @@ class Trainer:
             out = self(self._prepare_x(x), training=False)
         return [o.data for o in out] if isinstance(out, list) else out.data
 
+    @_in_scope(release_memory=False)  # a loop of batches reuses the kernels' buffers
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Any:
         """One gradient step on one batch; returns the loss (and metrics) on that batch."""
         self._require_compiled("train_on_batch")
         return self._one_batch(x, y, self._train_step, return_dict, sample_weight)
 
+    @_in_scope(release_memory=False)
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Any:
         """Loss (and metrics) on one batch, without updating anything."""
         self._require_compiled("test_on_batch")

@@ -76,34 +76,12 @@ def as_batch(model: Any, image: Any) -> np.ndarray:
 def layer_outputs(model: Any, image: Any, layers: Sequence[Any]) -> list[np.ndarray]:
     """What each of ``layers`` outputs when ``model`` runs on one ``image`` (inference mode).
 
-    Returns a list of (H, W, C) arrays (the batch axis removed). Works for Sequential,
-    functional and subclassed models alike: each layer's ``call`` is wrapped for the one
-    forward pass and restored afterwards, so no second graph has to be built.
+    Returns a list of (H, W, C) arrays (the batch axis removed). As Keras users do, a second
+    model made of the same layers returns their outputs: ``Model(model.inputs, [layer.output,
+    ...])``; so ``model`` must be a Sequential or functional model (a subclassed model's
+    layers form no graph to take outputs from).
     """
-    from ..autograd import no_grad
+    from ..models.model import Model
     batch = as_batch(model, image)
-    recorded: dict[int, np.ndarray] = {}
-
-    def recorder(layer):
-        original = layer.call
-
-        def call(x, training=False):
-            out = original(x, training=training)
-            recorded.setdefault(id(layer), np.asarray(getattr(out, "data", out)))
-            return out
-        return call
-
-    wrapped = []
-    try:
-        for layer in layers:
-            layer.call = recorder(layer)
-            wrapped.append(layer)
-        with no_grad():
-            model(batch, training=False)
-    finally:
-        for layer in wrapped:
-            del layer.call  # the instance attribute goes; the class's call shows through again
-    missing = [l.name for l in layers if id(l) not in recorded]
-    if missing:
-        raise ValueError(f"layers {missing} did not run when model {model.name!r} was called")
-    return [recorded[id(l)][0] for l in layers]
+    seeing = Model(model.inputs[0], [layer.output for layer in layers], name=f"{model.name}_layer_outputs")
+    return [output[0] for output in seeing.predict(batch, verbose=0)]

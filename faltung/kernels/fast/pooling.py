@@ -14,9 +14,11 @@ import numpy as np
 
 from . import scratch
 from . import tiled_pooling as tiled
-from .im2col import pad_into_buffer, tap_slices
-from .padding import Pads
+from ..padding import Pads
+from ..reference.im2col import tap_slices
+from ..reference.pooling import real_cell_counts
 from .parallel import images_per_chunk, map_chunks
+from .scratch import pad_into_buffer
 
 CHUNK_BYTES = 2**20  # of input per chunk (measured here among 0.25-4 MiB on 128x26x26x32 and 32x32x64)
 
@@ -100,8 +102,8 @@ def max_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, i
     """x (N, H, W, C) -> (out (N, out_h, out_w, C), took (T-1, N, out_h, out_w, C) bools);
     see ``running_max``."""
     n, c = x.shape[0], x.shape[3]
-    out = np.empty((n, *out_hw, c), dtype=x.dtype)
-    took = np.empty((pool[0] * pool[1] - 1,) + out.shape, dtype=bool)
+    out = scratch.result((n, *out_hw, c), x.dtype)
+    took = scratch.result((pool[0] * pool[1] - 1,) + out.shape, bool)
     _in_chunks(lambda start, stop: running_max(pad_into_buffer(x[start:stop], pads, "pool.xp", -np.inf), pool,
                                                strides, out_hw, out[start:stop], took[:, start:stop]),
                x.shape, x.itemsize)
@@ -111,8 +113,7 @@ def max_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, i
 def max_pool_backward(grad: np.ndarray, took: np.ndarray, x_shape: tuple[int, ...], pool: tuple[int, int],
                       strides: tuple[int, int], pads: Pads) -> np.ndarray:
     """Route each output's gradient to the one input cell that won its max."""
-    dx = np.empty(x_shape, dtype=grad.dtype)
-
+    dx = scratch.result(x_shape, grad.dtype)
     _in_chunks(lambda start, stop: max_pool_backward_into(dx[start:stop], grad[start:stop], took[:, start:stop],
                                                           pool, strides, pads),
                x_shape, grad.itemsize)
@@ -125,7 +126,7 @@ def avg_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, i
     divided by their number. The sum runs over the taps, one strided view each (in two passes,
     along rows then down columns, when the windows tile the image)."""
     counts = real_cell_counts(x.shape[1:3], pool, strides, pads, out_hw, x.dtype)
-    out = np.empty((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
+    out = scratch.result((x.shape[0], *out_hw, x.shape[3]), x.dtype)
 
     def chunk(start: int, stop: int) -> None:
         xp, sums = pad_into_buffer(x[start:stop], pads, "pool.xp"), out[start:stop]
@@ -146,7 +147,7 @@ def avg_pool_backward(grad: np.ndarray, x_shape: tuple[int, ...], pool: tuple[in
     """Spread each output's gradient evenly over the real cells of its window."""
     out_hw = grad.shape[1:3]
     counts = real_cell_counts(x_shape[1:3], pool, strides, pads, out_hw, grad.dtype)
-    dx = np.empty(x_shape, dtype=grad.dtype)
+    dx = scratch.result(x_shape, grad.dtype)
 
     def chunk(start: int, stop: int) -> None:
         target = gradient_target(dx[start:stop], pool, strides, pads, out_hw, "pool.dxp")
@@ -160,12 +161,3 @@ def avg_pool_backward(grad: np.ndarray, x_shape: tuple[int, ...], pool: tuple[in
         crop_into(dx[start:stop], target, pads)
     _in_chunks(chunk, x_shape, grad.itemsize)
     return dx
-
-
-def real_cell_counts(in_hw, pool, strides, pads, out_hw, dtype) -> np.ndarray:
-    """(out_h, out_w, 1) count of input cells (not padding) inside each window."""
-    counts = []
-    for n, k, s, (before, _), size in zip(in_hw, pool, strides, pads, out_hw):
-        start = np.arange(size) * s - before
-        counts.append(np.clip(start + k, 0, n) - np.clip(start, 0, n))
-    return np.outer(counts[0], counts[1]).astype(dtype)[:, :, None]

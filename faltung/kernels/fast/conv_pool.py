@@ -18,9 +18,9 @@ import numpy as np
 
 from . import scratch
 from .conv import Gradients, forward_chunk, forward_rows, relu_passed
-from .im2col import pad_into_buffer
 from .parallel import map_chunks
 from .pooling import max_pool_backward_into, running_max
+from .scratch import pad_into_buffer
 
 ConvGeometry = tuple  # (strides, dilation, pads, out_hw) of the convolution
 PoolGeometry = tuple  # (pool, strides, pads, out_hw) of the max pooling
@@ -44,8 +44,8 @@ def conv2d_max_pool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, 
     out_hw = reached(out_hw, pool)
     n, c_out = x.shape[0], w.shape[3]
     rows, w2 = out_hw[0] * out_hw[1], w.reshape(-1, w.shape[3])
-    pooled = np.empty((n, *pooled_hw, c_out), dtype=np.result_type(x, w))
-    took = np.empty((pool_hw[0] * pool_hw[1] - 1,) + pooled.shape, dtype=bool)
+    pooled = scratch.result((n, *pooled_hw, c_out), np.result_type(x, w))
+    took = scratch.result((pool_hw[0] * pool_hw[1] - 1,) + pooled.shape, bool)
 
     def chunk(start: int, stop: int) -> None:
         z = scratch.buffer("conv_pool.z", ((stop - start) * rows, c_out), pooled.dtype)
