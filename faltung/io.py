@@ -73,7 +73,11 @@ def _weight_arrays(model) -> dict[str, np.ndarray]:
 
 
 def save_model(model, path: str | os.PathLike, include_optimizer: bool = True) -> None:
-    """Write ``model`` (architecture, weights, compile settings, optimizer state) to one zip file."""
+    """Write ``model`` (architecture, weights, compile settings, optimizer state) to one zip file
+    (Keras 3's ``.keras`` when the name ends so; see ``faltung.keras_format``)."""
+    from . import keras_format
+    if keras_format.writes_model(path):
+        return keras_format.save_model(model, path, include_optimizer=include_optimizer)
     document = {"format": FORMAT, "format_version": FORMAT_VERSION, "faltung_version": __version__,
                 "class_name": type(model).__name__, "config": model.get_config(),
                 "compile_config": None, "metadata": getattr(model, "metadata", {})}
@@ -87,7 +91,11 @@ def save_model(model, path: str | os.PathLike, include_optimizer: bool = True) -
 
 
 def save_weights(model, path: str | os.PathLike) -> None:
-    """Write only the weights (in ``model.weights`` order) to a zip file."""
+    """Write only the weights (in ``model.weights`` order) to a zip file (Keras 3's ``.weights.h5``
+    when the name ends so)."""
+    from . import keras_format
+    if keras_format.writes_weights(path):
+        return keras_format.save_weights(model, path)
     manifest = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION,
                 "weights": [w.name for w in model.weights]}
     files = {"config.json": json.dumps(manifest).encode(), "weights.npz": _npz_bytes(_weight_arrays(model))}
@@ -236,9 +244,12 @@ def load_model(path: str | os.PathLike, compile: bool = True):
 
     The architecture is built first with placeholder weights that cost no memory (at most
     ``models.from_config.MAX_WEIGHT_BYTES`` of them), and every weight's shape is compared with
-    the file's array headers before any weight is read.
+    the file's array headers before any weight is read. Keras' ``.keras`` and ``.h5`` files, told
+    apart by their contents, are read by ``faltung.keras_format``.
     """
-    from . import losses, metrics, optimizers
+    from . import keras_format, losses, metrics, optimizers
+    if keras_format.is_keras_file(path):
+        return keras_format.load_model(path, compile=compile)
     from .models.from_config import build_unallocated
 
     with _open(path, FORMAT) as reader:
@@ -275,7 +286,11 @@ def load_weights(model, path: str | os.PathLike) -> None:
     """Overwrite ``model``'s weights from a file written by ``save_weights`` (or ``save``).
 
     Every array is checked and read before the first weight changes: a bad file changes nothing.
+    Keras' ``.weights.h5``, ``.keras`` and ``.h5`` files are read by ``faltung.keras_format``.
     """
+    from . import keras_format
+    if keras_format.is_keras_file(path):
+        return keras_format.load_weights(model, path)
     for fmt in (WEIGHTS_FORMAT, FORMAT):
         try:
             with _open(path, fmt) as reader:
