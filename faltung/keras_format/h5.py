@@ -75,6 +75,24 @@ def get(group, path: str, where: str | None = None):
     return node
 
 
+def datasets(group, where: str) -> set[str]:
+    """The paths of every dataset under ``group``, found through hard links only; a soft or external
+    link anywhere is refused (a bounded file holds a bounded number of objects)."""
+    h5py = h5py_module()
+    found: set[str] = set()
+    pending = [("", group)]
+    while pending:
+        prefix, node = pending.pop()
+        for key in list(node.keys()):
+            path = f"{prefix}{key}"
+            child = get(node, key, f"{where}/{path}")
+            if isinstance(child, h5py.Group):
+                pending.append((path + "/", child))
+            elif isinstance(child, h5py.Dataset):
+                found.add(path)
+    return found
+
+
 def read_array(dataset, shape: tuple, kinds: str, where: str) -> np.ndarray:
     """The dataset's values, once its shape is ``shape``, its dtype a plain number of a kind in
     ``kinds`` ('f', 'i', 'u'), and its storage within the file."""

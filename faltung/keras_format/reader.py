@@ -100,18 +100,11 @@ def _h5_limit(model: Model) -> int:
 
 # ----- Keras 3 layout: layers/<class>/vars/<i>, optimizer/vars/<i> -----
 
-def _datasets(group) -> set[str]:
-    found: set[str] = set()
-    h5py = h5.h5py_module()
-    group.visititems(lambda name, obj: found.add(name) if isinstance(obj, h5py.Dataset) else None)
-    return found
-
-
 def keras_weights(f, model: Model) -> list[tuple[Any, np.ndarray]]:
     """Every weight of ``model`` with its array from a Keras 3 weights file (``layers/.../vars/<i>``)."""
     expected = layout.weight_paths(model)
     layers = h5.get(f, "layers")
-    found = {f"layers/{name}" for name in _datasets(layers)} if layers is not None else set()
+    found = {f"layers/{name}" for name in h5.datasets(layers, "layers")} if layers is not None else set()
     missing = sorted(set(expected) - found)
     unexpected = sorted(found - set(expected))
     if missing or unexpected:
@@ -127,7 +120,7 @@ def optimizer_state(f, model: Model) -> dict[str, np.ndarray] | None:
         return None
     variables = layout.trainable_variables(model)
     keys = layout.optimizer_variables(model.optimizer, len(variables))
-    stored = _datasets(group)
+    stored = h5.datasets(group, "optimizer/vars")
     counters = [k for k in keys if k[1] < 0]
     if len(stored) == len(counters):  # Keras creates slots on the first step
         return None
@@ -141,7 +134,10 @@ def optimizer_state(f, model: Model) -> dict[str, np.ndarray] | None:
         if name == "iterations":
             state[name] = h5.read_array(group[str(i)], (), "iu", where).astype(np.int64)
         elif name == "learning_rate":
-            state[name] = h5.read_array(group[str(i)], (), "f", where).astype(np.float64)
+            rate = h5.read_array(group[str(i)], (), "f", where)
+            # Keras keeps the rate as float32: the config's number is more exact unless training changed it
+            if np.float32(rate) != np.float32(model.optimizer.learning_rate):
+                state[name] = rate.astype(np.float64)
         else:
             w = variables[index]
             value = h5.read_array(group[str(i)], w.data.shape, "f", f"{where} ({name} of {w.name})")
@@ -172,24 +168,33 @@ def _legacy_targets(layer, names: list[str], where: str) -> list:
 
 
 def legacy_weights(group, model: Model, where: str) -> list[tuple[Any, np.ndarray]]:
-    """Every weight of ``model`` from a TF 2 Keras weights group (``layer_names``, ``weight_names``),
-    layers matched by name."""
-    layers = {layer.name: layer for layer in model.layers}
-    values, covered = [], set()
+    """Every weight of ``model`` from a TF 2 Keras weights group (``layer_names``, ``weight_names``):
+    layers matched by name when the model has every name the file lists, else (Keras' own rule for
+    these files) the layers with weights in order."""
+    listed = []
     for name in h5.read_names(group, "layer_names", MAX_LAYERS, where):
         layer_group = h5.get(group, name, f"{where}/{name}")
         if layer_group is None:
             raise h5.H5Error(f"{where} lists layer {name!r} but holds no group of that name")
         names = h5.read_names(layer_group, "weight_names", 10_000, f"{where}/{name}")
-        if not names:
-            continue
-        if name not in layers:
-            raise h5.H5Error(f"{where} holds weights for a layer {name!r} that the model does not have")
-        for weight_name, w in zip(names, _legacy_targets(layers[name], names, f"{where}/{name}")):
-            dataset = h5.get(layer_group, weight_name, f"{where}/{name}/{weight_name}")
+        if names:
+            listed.append((name, layer_group, names))
+    by_name = {layer.name: layer for layer in model.layers}
+    if all(name in by_name for name, _, _ in listed):
+        targets = [by_name[name] for name, _, _ in listed]
+    else:
+        targets = [layer for layer in layout.layer_order(model) if layer.weights]
+        if len(targets) != len(listed):
+            raise h5.H5Error(f"{where} holds weights for {len(listed)} layers ({[n for n, _, _ in listed][:5]}); "
+                             f"the model has {len(targets)} layers with weights")
+    values, covered = [], set()
+    for (name, layer_group, names), layer in zip(listed, targets):
+        for weight_name, w in zip(names, _legacy_targets(layer, names, f"{where}/{name}")):
+            place = f"{where}/{name}/{weight_name}"
+            dataset = h5.get(layer_group, weight_name, place)
             if dataset is None:
                 raise h5.H5Error(f"{where}/{name} lists {weight_name!r} but does not hold it")
-            values.append((w, h5.read_array(dataset, w.data.shape, "fiu", f"{where}/{name}/{weight_name}")))
+            values.append((w, h5.read_array(dataset, w.data.shape, "fiu", place)))
             covered.add(id(w))
     lacking = [w.name for w in model.weights if id(w) not in covered]
     if lacking:

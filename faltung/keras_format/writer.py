@@ -30,8 +30,13 @@ from .reader import WEIGHTS_MEMBER
 # The Keras module each kind of nested object is written with (Keras looks built-in objects up by it).
 _MODULES = {"initializer": "keras.initializers", "regularizer": "keras.regularizers",
             "constraint": "keras.constraints", "learning_rate": "keras.optimizers.schedules"}
-# faltung's classes that exist only in faltung: what Keras calls them, or None if Keras has no equivalent.
-_METRIC_NAMES = {"AutoAccuracy": "name"}  # "accuracy" as compile() was given it: Keras resolves it the same way
+# Arguments of faltung's layers that Keras' classes do not take, dropped when they are at a value that
+# changes nothing (None: any value, the argument has no effect in faltung either).
+_FALTUNG_ONLY = {"RandomRotation": {"value_range": None},  # Keras 2's signature: accepted, never used
+                 "SpatialDropout2D": {"trainable": None, "activity_regularizer": (None,)}}
+# Metrics written by the name compile() was given ("accuracy"): Keras resolves the name as faltung did.
+_METRICS_BY_NAME = {"AutoAccuracy"}
+# A loss or metric made from a Python function: Keras could not rebuild it.
 _FUNCTION_WRAPPERS = {"LossFunctionWrapper", "MeanMetricWrapper"}
 
 
@@ -64,6 +69,11 @@ def _layer_entry(layer: Layer) -> dict:
         raise ValueError(f"layer {layer.name!r} is of your own class {type(layer).__qualname__}, which Keras cannot "
                          "rebuild from a .keras file; save the model as .faltung instead")
     config = {k: _keras_value(k, v) for k, v in layer.get_config().items() if k != "input_shape"}
+    for key, harmless in _FALTUNG_ONLY.get(class_name, {}).items():
+        if harmless is not None and config.get(key) not in harmless:
+            raise ValueError(f"layer {layer.name!r}: Keras' {class_name} has no argument {key} (here "
+                             f"{config[key]!r}); save the model as .faltung instead")
+        config.pop(key, None)
     entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None,
              "name": layer.name}
     if not isinstance(layer, InputLayer):
@@ -130,13 +140,12 @@ def _compile_config(model: Model) -> dict:
     optimizer = optimizers.serialize(model.optimizer)
     optimizer = _keras_object({**optimizer, "config": {k: _keras_value(k, v) for k, v in optimizer["config"].items()}},
                               "keras.optimizers")
-    entries = [("loss", model.loss, losses.serialize)] + [("metric", m, metrics.serialize) for m in model._metrics]
-    for what, obj, _ in entries:
+    for what, obj in [("loss", model.loss)] + [("metric", m) for m in model._metrics]:
         if type(obj).__name__ in _FUNCTION_WRAPPERS or not type(obj).__module__.startswith("faltung."):
             raise ValueError(f"the {what} {getattr(obj, 'name', obj)!r} is Python code of your own, which Keras cannot "
                              "rebuild from a .keras file; save as .faltung, or with include_optimizer=False")
     loss = _keras_object(losses.serialize(model.loss), "keras.losses")
-    metric_entries = [getattr(m, "name") if type(m).__name__ in _METRIC_NAMES
+    metric_entries = [m.name if type(m).__name__ in _METRICS_BY_NAME
                       else _keras_object(metrics.serialize(m), "keras.metrics") for m in model._metrics]
     return {"optimizer": optimizer, "loss": loss, "loss_weights": None, "metrics": metric_entries,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
