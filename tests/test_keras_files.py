@@ -449,10 +449,14 @@ def test_the_commands_work_on_keras_files(trained, tmp_path, capsys):
     assert models.load_model(tuned).metadata["epochs_trained"] == 1
 
 
-def test_the_readme_commands_on_a_keras_file_print_what_the_readme_shows(capsys, monkeypatch):
+def test_the_readme_commands_on_a_keras_file_print_what_the_readme_shows(capsys, monkeypatch, tmp_path):
     text = README.read_text()
     match = re.search(r"```sh\n(faltung summary docs/\S+\.keras)\n```\n\n```text\n(.*?)```", text, flags=re.S)
     assert match, "the README shows `faltung summary docs/....keras` and its output"
     monkeypatch.chdir(README.parent)
     assert main(match.group(1).split()[1:]) == 0
     assert capsys.readouterr().out.strip() == match.group(2).strip()
+    show = re.search(r"^faltung (show filters docs/\S+\.keras) --out (\S+)$", text, flags=re.M)
+    assert show and (README.parent / show.group(2)).exists()
+    assert main(show.group(1).split() + ["--out", str(tmp_path / "filters.png")]) == 0
+    assert "(820x170 px)" in capsys.readouterr().out  # the picture the README shows, drawn again
