@@ -249,6 +249,14 @@ def test_nested_and_shared_layers_and_sequential_models_travel_both_ways(tmp_pat
     back = models.load_model(tmp_path / "stack.keras")  # RMSprop's three groups of slots, in Keras' order
     for key, value in stack.optimizer.get_state(stack.trainable_weights).items():
         np.testing.assert_array_equal(back.optimizer.get_state(back.trainable_weights)[key], value)
+    schedule = ft.optimizers.schedules.ExponentialDecay(0.01, decay_steps=10, decay_rate=0.5)
+    stack.compile(ft.optimizers.Adam(schedule), "mse")  # a schedule: Keras keeps no learning-rate variable
+    stack.fit(np.ones((4, 6, 6, 1), np.float32), np.ones((4, 2), np.float32), verbose=0)
+    stack.save(tmp_path / "stack.keras")
+    loaded = keras.saving.load_model(tmp_path / "stack.keras")
+    assert type(loaded.optimizer._learning_rate).__name__ == "ExponentialDecay"
+    assert int(loaded.optimizer.iterations.numpy()) == 1
+    assert models.load_model(tmp_path / "stack.keras").optimizer.learning_rate == pytest.approx(0.01 * 0.5 ** 0.1)
 
 
 def test_a_tf2_style_legacy_file_loads(trained, tmp_path):
@@ -284,9 +292,19 @@ def test_a_tf2_style_legacy_file_loads(trained, tmp_path):
             group.attrs["weight_names"] = np.array([n.encode() for n in names], dtype="S")
             for n, old in zip(names, source["model_weights"][name].attrs["weight_names"]):
                 group[n] = source["model_weights"][name][old][()]
+        f.attrs["training_config"] = json.dumps({  # as TF 2.11 wrote it
+            "loss": {"class_name": "SparseCategoricalCrossentropy",
+                     "config": {"reduction": "auto", "name": "sparse_categorical_crossentropy", "from_logits": False}},
+            "metrics": [[{"class_name": "MeanMetricWrapper", "config": {
+                "name": "accuracy", "dtype": "float32", "fn": "sparse_categorical_accuracy"}}]],
+            "weighted_metrics": None, "loss_weights": None,
+            "optimizer_config": {"class_name": "Adam", "config": {
+                "name": "Adam", "learning_rate": 0.003, "decay": 0.0, "beta_1": 0.9, "beta_2": 0.999,
+                "epsilon": 1e-07, "amsgrad": False, "jit_compile": True, "is_legacy_optimizer": False}}}).encode()
     model = models.load_model(path)
-    assert not model.compiled  # no training_config written
     close(model.predict(trained["images"], verbose=0), trained["expected"])
+    assert model.optimizer.learning_rate == 0.003 and model.loss.reduction == "sum_over_batch_size"
+    assert [type(m).__name__ for m in model._metrics] == ["SparseCategoricalAccuracy"]
 
 
 # ----- 3. names: Keras' formats on request, faltung's by default -----

@@ -38,9 +38,6 @@ KERAS_ONLY_ARGUMENTS: dict[str, tuple] = {
 _OPTION_KINDS = ("initializer", "regularizer", "constraint")
 # Per-weight options faltung's layer may lack, which Keras writes as null when they are not used.
 _UNSET_OPTIONS = ("_regularizer", "_constraint")
-# Keys of a layer entry besides its class and config: where it sits in the graph, and build hints.
-_ENTRY_KEYS = {"module", "class_name", "config", "registered_name", "build_config", "compile_config", "name",
-               "inbound_nodes", "shared_object_id"}
 MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Model", "Model": "Model"}
 # Layers that hold Python code or TensorFlow operations: nothing in a file may make faltung run them.
 CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
@@ -152,7 +149,7 @@ def layer_config(entry: Any, where: str) -> dict:
         cls = registry.lookup("layer", class_name)
     except ValueError as err:
         raise KerasConfigError(f"{where}: {err}") from None
-    if not cls.__module__.startswith("faltung.") or class_name in MODEL_CLASSES:
+    if not cls.__module__.startswith("faltung."):
         raise KerasConfigError(f"{where}: {class_name!r} is not one of Keras' layers that faltung implements "
                                f"(it is {cls.__module__}.{cls.__qualname__}, registered in this process)")
     config = plain(entry["config"], where)
@@ -316,8 +313,19 @@ def _ordered_nodes(calls: dict[str, list], inputs: set[str], where: str) -> list
 
 
 def _compile_object(value: Any, where: str) -> Any:
-    """A loss, metric or optimizer entry: a name, or a serialized Keras object as faltung's dict."""
-    return value if isinstance(value, str) else plain(value, where)
+    """A loss, metric or optimizer entry: a name, or a serialized Keras object as faltung's dict.
+    TF 2 wrote a metric made from a function as ``MeanMetricWrapper`` naming the function, and a
+    loss' default reduction as ``"auto"``."""
+    if isinstance(value, str):
+        return value
+    value = plain(value, where)
+    if isinstance(value, dict) and isinstance(value.get("config"), dict):
+        config = value["config"]
+        if value["class_name"] == "MeanMetricWrapper" and isinstance(config.get("fn"), str):
+            return config["fn"]
+        if config.get("reduction") == "auto":
+            value = {**value, "config": {**config, "reduction": "sum_over_batch_size"}}
+    return value
 
 
 def compile_settings(config: Any, where: str) -> dict | None:
@@ -339,6 +347,8 @@ def compile_settings(config: Any, where: str) -> dict | None:
             raise KerasConfigError(f"{where}: {key}={str(config[key])[:80]} is not supported; load with "
                                    "compile=False to get the model without its compile settings")
     loss, metrics = config.get("loss"), config.get("metrics") or []
+    if isinstance(metrics, list) and len(metrics) == 1 and isinstance(metrics[0], list):
+        metrics = metrics[0]  # TF 2: one list of metrics per output
     if not isinstance(loss, (str, dict)) or not isinstance(metrics, list):
         raise KerasConfigError(f"{where}: faltung reads one loss (a name or a Keras loss) and a flat list of "
                                f"metrics; got loss={str(loss)[:80]}, metrics={str(metrics)[:80]}")
