@@ -55,7 +55,10 @@ class _Archive:
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
             raise ValueError(f"{self.path}: {name} is not valid JSON ({type(err).__name__}: {err})") from None
 
-    def close(self) -> None:
+    def __enter__(self) -> "_Archive":
+        return self
+
+    def __exit__(self, *exc) -> None:
         self.zip.close()
         self.file.close()
 
@@ -121,10 +124,9 @@ def optimizer_state(f, model: Model) -> dict[str, np.ndarray] | None:
     variables = layout.trainable_variables(model)
     keys = layout.optimizer_variables(model.optimizer, len(variables))
     stored = h5.datasets(group, "optimizer/vars")
-    counters = [k for k in keys if k[1] < 0]
-    if len(stored) == len(counters):  # Keras creates slots on the first step
-        return None
     if stored != {str(i) for i in range(len(keys))}:
+        if len(stored) == sum(index < 0 for _, index in keys):  # Keras creates slots at the first step
+            return None
         raise h5.H5Error(f"the optimizer state holds {len(stored)} variables; a {type(model.optimizer).__name__} "
                          f"of this model has {len(keys)} (the step count, the learning rate, its slots)")
     position = {id(w): i for i, w in enumerate(model.trainable_weights)}
@@ -230,16 +232,11 @@ def _set_optimizer_state(model: Model, state: dict | None, path: str) -> None:
 
 def load_keras(path: str, compile: bool = True) -> Model:
     """The model of a Keras 3 ``.keras`` file: architecture, weights, compile settings and optimizer state."""
-    archive = _Archive(path)
-    try:
+    with _Archive(path) as archive:
         document = archive.json("config.json")
         model = _build(document, path)
         metadata = archive.json("metadata.json") if "metadata.json" in archive.members else {}
-        if WEIGHTS_MEMBER not in archive.members and any(n.endswith(".npz") for n in archive.members):
-            raise ValueError(f"{path}: its weights are stored as .npz; faltung reads Keras' HDF5 weights")
         data = archive.read(WEIGHTS_MEMBER, _h5_limit(model))
-    finally:
-        archive.close()
     with _named(path):
         settings = keras_config.compile_settings(document.get("compile_config"), "compile_config") \
             if compile else None
@@ -270,7 +267,6 @@ def load_legacy(path: str, compile: bool = True) -> Model:
         if compile:
             _compile(model, keras_config.compile_settings(
                 h5.read_json(f, "training_config", MAX_CONFIG_BYTES, "the file"), "training_config"), path)
-    model.metadata = {}
     return model
 
 
@@ -287,11 +283,8 @@ def load_weights(model: Model, path: str | os.PathLike) -> None:
     path = os.fspath(path)
     with _named(path):
         if not h5.is_hdf5(path):  # a .keras zip: its weights member
-            archive = _Archive(path)
-            try:
+            with _Archive(path) as archive:
                 data = archive.read(WEIGHTS_MEMBER, _h5_limit(model))
-            finally:
-                archive.close()
             with h5.open_file(data) as f:
                 values = keras_weights(f, model)
         else:
