@@ -30,7 +30,7 @@ def keras_class_name(layer: Layer) -> str:
     if isinstance(layer, Model):
         if layer._graph is None:
             raise ValueError(f"model {layer.name!r} is a subclassed model (its architecture is Python code), "
-                             "which has no Keras config; save it as .faltung, or its weights with save_weights")
+                             "which Keras' files cannot describe; use faltung's own format (.faltung)")
         return "Functional"
     return type(layer).__name__
 
@@ -123,14 +123,18 @@ _SLOT_GROUPS = {"Adam": [("momentum", "velocity"), ("velocity_hat",)],
                 "AdamW": [("momentum", "velocity"), ("velocity_hat",)]}
 
 
-def optimizer_variables(optimizer, count: int) -> list[tuple[str, int]]:
-    """The faltung state key of each of Keras' ``optimizer/vars/<i>`` for ``count`` trainable variables
-    in Keras' order: ``("iterations", -1)``, ``("learning_rate", -1)`` when the rate is a number, then
-    ``(slot name, variable index)``."""
+def optimizer_variables(model: Model) -> list[tuple[str, Parameter | None]]:
+    """For each of Keras' ``optimizer/vars/<i>`` of ``model``'s compiled optimizer: the key of
+    ``Optimizer.get_state(model.trainable_weights)`` holding it and the model weight it belongs to.
+    That is ``("iterations", None)``, ``("learning_rate", None)`` when the rate is a number, then
+    ``("<slot>/<position in model.trainable_weights>", weight)`` in Keras' order."""
+    optimizer = model.optimizer
     slots = [name for name, _ in optimizer._slot_specs()]
     groups = [tuple(s for s in group if s in slots) for group in _SLOT_GROUPS.get(type(optimizer).__name__, [])]
     groups = [g for g in groups if g] or [(s,) for s in slots]
-    keys = [("iterations", -1)]
+    position = {id(w): i for i, w in enumerate(model.trainable_weights)}
+    weights = trainable_variables(model)
+    keys: list[tuple[str, Parameter | None]] = [("iterations", None)]
     if not callable(optimizer._learning_rate):
-        keys.append(("learning_rate", -1))
-    return keys + [(name, i) for group in groups for i in range(count) for name in group]
+        keys.append(("learning_rate", None))
+    return keys + [(f"{name}/{position[id(w)]}", w) for group in groups for w in weights for name in group]

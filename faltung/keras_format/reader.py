@@ -121,29 +121,25 @@ def optimizer_state(f, model: Model) -> dict[str, np.ndarray] | None:
     group = h5.get(f, "optimizer/vars")
     if group is None:
         return None
-    variables = layout.trainable_variables(model)
-    keys = layout.optimizer_variables(model.optimizer, len(variables))
+    keys = layout.optimizer_variables(model)
     stored = h5.datasets(group, "optimizer/vars")
     if stored != {str(i) for i in range(len(keys))}:
-        if len(stored) == sum(index < 0 for _, index in keys):  # Keras creates slots at the first step
+        if len(stored) == sum(w is None for _, w in keys):  # Keras creates slots at the first step
             return None
         raise h5.H5Error(f"the optimizer state holds {len(stored)} variables; a {type(model.optimizer).__name__} "
                          f"of this model has {len(keys)} (the step count, the learning rate, its slots)")
-    position = {id(w): i for i, w in enumerate(model.trainable_weights)}
     state = {}
-    for i, (name, index) in enumerate(keys):
-        where = f"optimizer/vars/{i}"
-        if name == "iterations":
-            state[name] = h5.read_array(group[str(i)], (), "iu", where).astype(np.int64)
-        elif name == "learning_rate":
+    for i, (key, w) in enumerate(keys):
+        where = f"optimizer/vars/{i}" + (f" ({key.split('/')[0]} of {w.name})" if w is not None else "")
+        if key == "iterations":
+            state[key] = h5.read_array(group[str(i)], (), "iu", where).astype(np.int64)
+        elif key == "learning_rate":
             rate = h5.read_array(group[str(i)], (), "f", where)
             # Keras keeps the rate as float32: the config's number is more exact unless training changed it
             if np.float32(rate) != np.float32(model.optimizer.learning_rate):
-                state[name] = rate.astype(np.float64)
+                state[key] = rate.astype(np.float64)
         else:
-            w = variables[index]
-            value = h5.read_array(group[str(i)], w.data.shape, "f", f"{where} ({name} of {w.name})")
-            state[f"{name}/{position[id(w)]}"] = value.astype(w.data.dtype)
+            state[key] = h5.read_array(group[str(i)], w.data.shape, "f", where).astype(w.data.dtype)
     return state
 
 

@@ -163,29 +163,25 @@ def _weights_h5(model: Model, include_optimizer: bool) -> bytes:
                 for i, w in enumerate(layout.variables(layer)):
                     group.create_dataset(str(i), data=w.data)
         if include_optimizer and model.compiled:
-            variables = layout.trainable_variables(model)
-            position = {id(w): i for i, w in enumerate(model.trainable_weights)}
             state = model.optimizer.get_state(model.trainable_weights)
             group = f.require_group("optimizer/vars")
             group.attrs["name"] = model.optimizer.name
-            for i, (name, var) in enumerate(layout.optimizer_variables(model.optimizer, len(variables))):
-                if name == "iterations":
-                    value = state[name]
-                elif name == "learning_rate":  # Keras keeps it as a variable of the float type
-                    value = np.float32(state[name])
-                else:
-                    value = state[f"{name}/{position[id(variables[var])]}"]
-                group.create_dataset(str(i), data=value)
+            for i, (key, _) in enumerate(layout.optimizer_variables(model)):
+                # Keras keeps the learning rate as a variable of the float type
+                group.create_dataset(str(i), data=np.float32(state[key]) if key == "learning_rate" else state[key])
     return buffer.getvalue()
 
 
 def save_model(model: Model, path: str | os.PathLike, include_optimizer: bool = True) -> None:
     """Write ``model`` as a Keras 3 ``.keras`` file (config, weights, compile settings and optimizer
     state; faltung's metadata rides along in ``metadata.json``, which Keras does not read)."""
-    document = _model_document(model)
     include_optimizer = include_optimizer and model.compiled
-    if include_optimizer:
-        document["compile_config"] = _compile_config(model)
+    try:
+        document = _model_document(model)
+        if include_optimizer:
+            document["compile_config"] = _compile_config(model)
+    except ValueError as err:
+        raise ValueError(f"cannot save {os.fspath(path)!r} as a Keras file: {err}") from None
     metadata = {"keras_version": "3.0.0", "saved_by": f"faltung {__version__}",
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "faltung_metadata": getattr(model, "metadata", {})}
@@ -201,6 +197,9 @@ def save_model(model: Model, path: str | os.PathLike, include_optimizer: bool = 
 
 def save_weights(model: Model, path: str | os.PathLike) -> None:
     """Write ``model``'s weights (and its optimizer's state once compiled, as Keras does) as ``.weights.h5``."""
-    layout.keras_class_name(model)  # a subclassed model has no Keras layout
+    try:
+        layout.keras_class_name(model)
+    except ValueError as err:
+        raise ValueError(f"cannot save {os.fspath(path)!r} as a Keras file: {err}") from None
     data = _weights_h5(model, include_optimizer=True)
     atomic_write(path, lambda f: f.write(data))
