@@ -381,6 +381,12 @@ def test_truncated_and_lying_zips_are_refused(tmp_path):
     truncated.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="truncated.keras"):
         models.load_model(truncated)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.save(tmp_path / "whole.h5")
+    data = (tmp_path / "whole.h5").read_bytes()
+    (tmp_path / "truncated.h5").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"truncated\.h5: not a readable HDF5 file"):
+        models.load_model(tmp_path / "truncated.h5")
     # model.weights.h5 declares 2,000 bytes and inflates to 64 MiB: refused after at most 2,000
     entries = [(n, d, zipfile.ZIP_STORED, zlib.crc32(d), len(d)) for n, d in members.items()
                if n != "model.weights.h5"]

@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import registry
 from ..layers.base import Layer
+from ..models.from_config import MAX_LAYERS
 
 # Keras arguments faltung's layers do not take, with the values that mean what faltung does without them.
 KERAS_ONLY_ARGUMENTS: dict[str, tuple] = {
@@ -189,12 +190,20 @@ def model_config(document: Any, where: str) -> dict:
     return {"class_name": "Model", "config": _functional(config, where)}
 
 
+def _layer_list(config: Any, what: str, where: str) -> list:
+    """The config's list of layers, refused unread beyond ``MAX_LAYERS`` (as faltung's own configs)."""
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise KerasConfigError(f"{where}: {what} config needs a list of layers")
+    if len(config["layers"]) > MAX_LAYERS:
+        raise KerasConfigError(f"{where}: the config lists {len(config['layers']):,} layers; at most "
+                               f"{MAX_LAYERS:,} are read")
+    return config["layers"]
+
+
 def _sequential(config: Any, where: str) -> dict:
     if isinstance(config, list):  # Keras 2.0-2.1 wrote the layer list alone
         config = {"layers": config}
-    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
-        raise KerasConfigError(f"{where}: a Sequential config needs a list of layers")
-    layers = [layer_config(e, f"{where} layer") for e in config["layers"]]
+    layers = [layer_config(e, f"{where} layer") for e in _layer_list(config, "a Sequential", where)]
     shape = config.get("build_input_shape")
     if isinstance(shape, list) and (not layers or layers[0]["class_name"] != "InputLayer") \
             and "input_shape" not in (layers[0]["config"] if layers else {}):
@@ -253,10 +262,8 @@ def _endpoints(value: Any, where: str) -> list[tuple[str, int]]:
 
 
 def _functional(config: Any, where: str) -> dict:
-    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
-        raise KerasConfigError(f"{where}: a functional model's config needs a list of layers")
     layers, calls, nested = [], {}, set()
-    for entry in config["layers"]:
+    for entry in _layer_list(config, "a functional model's", where):
         layer = layer_config(entry, f"{where} layer")
         name = layer["config"].get("name")
         if not isinstance(name, str) or (isinstance(entry, dict) and entry.get("name", name) != name):
