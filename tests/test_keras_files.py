@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import re
+import sys
 import zipfile
 import zlib
 
@@ -305,6 +306,8 @@ def test_a_tf2_style_legacy_file_loads(trained, tmp_path):
     close(model.predict(trained["images"], verbose=0), trained["expected"])
     assert model.optimizer.learning_rate == 0.003 and model.loss.reduction == "sum_over_batch_size"
     assert [type(m).__name__ for m in model._metrics] == ["SparseCategoricalAccuracy"]
+    with pytest.raises(ValueError, match=r"axis must be the last \(-1 or 3, channels last\); got 1"):
+        models.Sequential([layers.Input((4, 4, 2)), layers.BatchNormalization(axis=1)])
 
 
 # ----- 3. names: Keras' formats on request, faltung's by default -----
@@ -322,6 +325,14 @@ def test_file_names_choose_the_format_and_foreign_names_are_refused(tmp_path):
         with pytest.raises(ValueError, match=re.escape(name)):
             call(tmp_path / name)
         assert not (tmp_path / name).exists()
+
+
+def test_without_h5py_the_error_says_what_to_install(tmp_path, monkeypatch):
+    model = models.Sequential([layers.Input((3,)), layers.Dense(2)])
+    monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py now fails
+    with pytest.raises(ImportError, match=r'needs h5py: pip install "faltung\[keras\]"'):
+        model.save(tmp_path / "m.keras")
+    assert not (tmp_path / "m.keras").exists()
 
 
 # ----- 4. hostile files -----
@@ -387,17 +398,17 @@ def test_truncated_and_lying_zips_are_refused(tmp_path):
     (tmp_path / "truncated.h5").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"truncated\.h5: not a readable HDF5 file"):
         models.load_model(tmp_path / "truncated.h5")
-    # model.weights.h5 declares 2,000 bytes and inflates to 64 MiB: refused after at most 2,000
+    # model.weights.h5 declares 2,000 bytes and inflates to 4 MiB: refused after at most 2,000
     entries = [(n, d, zipfile.ZIP_STORED, zlib.crc32(d), len(d)) for n, d in members.items()
                if n != "model.weights.h5"]
     bomb = tmp_path / "bomb.keras"
-    bomb.write_bytes(zip_bytes(entries + [("model.weights.h5", deflate_bomb(b"", 64), zipfile.ZIP_DEFLATED,
+    bomb.write_bytes(zip_bytes(entries + [("model.weights.h5", deflate_bomb(b"", 4), zipfile.ZIP_DEFLATED,
                                            0x1234, 2000)]))
     with pytest.raises(ValueError, match=r"bomb\.keras: model\.weights\.h5 (is damaged|holds)"):
         models.load_model(bomb)
     # a declared size far beyond what the model's weights need is refused unread
     huge = tmp_path / "huge.keras"
-    huge.write_bytes(zip_bytes(entries + [("model.weights.h5", deflate_bomb(b"", 64), zipfile.ZIP_DEFLATED,
+    huge.write_bytes(zip_bytes(entries + [("model.weights.h5", deflate_bomb(b"", 4), zipfile.ZIP_DEFLATED,
                                            0x1234, 64 * 2**20)]))
     with pytest.raises(ValueError, match=r"huge\.keras: model\.weights\.h5 claims 67,108,864 bytes, more than"):
         models.load_model(huge)

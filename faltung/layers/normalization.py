@@ -22,7 +22,7 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         # Keras files (TF 2's above all) may name the last axis by its index; build() checks it is the last
         if axis != -1 and not (isinstance(axis, int) and not isinstance(axis, bool) and axis > 0):
-            raise ValueError(f"axis must be -1 (channels last); got {axis!r}")
+            raise ValueError(f"axis must be -1 or the index of the last axis (channels last); got {axis!r}")
         if not 0 <= momentum <= 1:
             raise ValueError(f"momentum must be in [0, 1]; got {momentum!r}")
         if epsilon <= 0:
