@@ -445,6 +445,12 @@ def test_hdf5_datasets_are_checked_before_they_are_read(tmp_path):
                           (linked, r"is a ExternalLink: faltung follows no links")):
         with pytest.raises(ValueError, match=re.escape(str(path)) + ": .*" + message):
             models.load_model(path)
+    # a legacy file's config attribute is bounded like faltung's own config.json (4 MiB)
+    oversized = tmp_path / "oversized.h5"
+    with h5py.File(oversized, "w") as f:
+        f.attrs["model_config"] = np.bytes_(b" " * (5 * 2**20))
+    with pytest.raises(ValueError, match=r"oversized\.h5: .*'model_config' claims 5,242,880 bytes, more than"):
+        models.load_model(oversized)
     # and a config asking for an absurd layer is refused before anything is allocated
     big = _edited(tmp_path, members, lambda ls: ls[-1]["config"].update(units=10**12), "big.keras")
     with pytest.raises(ValueError, match=r"big\.keras: .*more than the limit"):

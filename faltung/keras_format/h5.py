@@ -119,26 +119,38 @@ def read_array(dataset, shape: tuple, kinds: str, where: str) -> np.ndarray:
         raise H5Error(f"{where} is damaged ({type(err).__name__}: {err})") from None
 
 
-def read_text(obj, name: str, limit: int, where: str) -> str | None:
-    """The string attribute ``name`` of ``obj`` (str or bytes, at most ``limit`` bytes), or None."""
+def _attribute(obj, name: str, where: str, check) -> Any:
+    """Attribute ``name`` of ``obj`` (None if absent), read once ``check(shape, dtype)`` accepted what
+    its header declares (``check`` raises H5Error)."""
     h5py = h5py_module()
     try:
         if name not in obj.attrs:
             return None
-        attr = h5py.h5a.open(obj.id, name.encode())
-        if attr.shape not in ((), (1,)) or attr.dtype.kind not in "SUO":
-            raise H5Error(f"{where} attribute {name!r} is not a string (shape {attr.shape}, dtype {attr.dtype})")
-        if attr.dtype.kind != "O" and attr.dtype.itemsize > limit:
-            raise H5Error(f"{where} attribute {name!r} claims {attr.dtype.itemsize:,} bytes, more than the "
-                          f"{limit:,} allowed")
-        value = obj.attrs[name]
+        declared = h5py.h5a.open(obj.id, name.encode())
+        check(declared.shape, declared.dtype)
+        return obj.attrs[name]
     except H5Error:
         raise
     except Exception as err:
         raise H5Error(f"{where} attribute {name!r} is unreadable ({type(err).__name__}: {err})") from None
-    if isinstance(value, np.ndarray):
-        value = value.reshape(-1)[0]
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _decoded(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def read_text(obj, name: str, limit: int, where: str) -> str | None:
+    """The string attribute ``name`` of ``obj`` (str or bytes, at most ``limit`` bytes), or None."""
+    def check(shape, dtype):
+        if shape not in ((), (1,)) or dtype.kind not in "SUO":
+            raise H5Error(f"{where} attribute {name!r} is not a string (shape {shape}, dtype {dtype})")
+        if dtype.kind != "O" and dtype.itemsize > limit:
+            raise H5Error(f"{where} attribute {name!r} claims {dtype.itemsize:,} bytes, more than the "
+                          f"{limit:,} allowed")
+    value = _attribute(obj, name, where, check)
+    if value is None:
+        return None
+    text = _decoded(np.asarray(value).reshape(-1)[0] if isinstance(value, np.ndarray) else value)
     if len(text) > limit:
         raise H5Error(f"{where} attribute {name!r} holds {len(text):,} characters, more than the {limit:,} allowed")
     return text
@@ -157,22 +169,14 @@ def read_json(obj, name: str, limit: int, where: str) -> Any:
 
 def read_names(obj, name: str, limit: int, where: str) -> list[str]:
     """A list-of-strings attribute (legacy ``layer_names``, ``weight_names``), at most ``limit`` entries."""
-    h5py = h5py_module()
-    try:
-        if name not in obj.attrs:
-            return []
-        attr = h5py.h5a.open(obj.id, name.encode())
-        if len(attr.shape) > 1 or attr.dtype.kind not in "SUOf" or (attr.shape and attr.shape[0] > limit):
+    def check(shape, dtype):
+        if len(shape) > 1 or dtype.kind not in "SUOf" or (shape and shape[0] > limit):
             raise H5Error(f"{where} attribute {name!r} is not a list of at most {limit:,} names "
-                          f"(shape {attr.shape}, dtype {attr.dtype})")
-        values = obj.attrs[name]
-    except H5Error:
-        raise
-    except Exception as err:
-        raise H5Error(f"{where} attribute {name!r} is unreadable ({type(err).__name__}: {err})") from None
-    values = np.atleast_1d(values)
+                          f"(shape {shape}, dtype {dtype})")
+    values = _attribute(obj, name, where, check)
+    values = np.atleast_1d(values if values is not None else [])
     if values.dtype.kind == "f":  # h5py stores an empty list as an empty float array
         if values.size:
             raise H5Error(f"{where} attribute {name!r} holds numbers, not names")
         return []
-    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
+    return [_decoded(v) for v in values]
