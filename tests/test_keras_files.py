@@ -447,7 +447,7 @@ def test_hdf5_datasets_are_checked_before_they_are_read(tmp_path):
             models.load_model(path)
     # a legacy file's config attribute is bounded like faltung's own config.json (4 MiB)
     oversized = tmp_path / "oversized.h5"
-    with h5py.File(oversized, "w") as f:
+    with h5py.File(oversized, "w", libver="latest") as f:  # dense storage: attributes over 64 KiB
         f.attrs["model_config"] = np.bytes_(b" " * (5 * 2**20))
     with pytest.raises(ValueError, match=r"oversized\.h5: .*'model_config' claims 5,242,880 bytes, more than"):
         models.load_model(oversized)
