@@ -77,14 +77,17 @@ def test_register_keras_serializable_loads_user_layers(tmp_path):
             return {**super().get_config(), "k": self.k}
 
     model = keras.Sequential([keras.Input((3,)), TimesK(3.0), keras.layers.Dense(2)])
-    keras.saving.save_model(model, tmp_path / "m.keras")
-    again = keras.saving.load_model(tmp_path / "m.keras")
+    # faltung's own format: a .keras file holds only Keras' own layers (Keras could not rebuild TimesK)
+    keras.saving.save_model(model, tmp_path / "m.faltung")
+    again = keras.saving.load_model(tmp_path / "m.faltung")
     x = np.ones((2, 3), np.float32)
     assert isinstance(again.layers[0], TimesK) and again.layers[0].k == 3.0
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
     assert keras.saving.get_registered_object("TimesK") is TimesK
     with pytest.raises(ValueError, match="overwrite=False"):
-        keras.saving.save_model(model, tmp_path / "m.keras", overwrite=False)
+        keras.saving.save_model(model, tmp_path / "m.faltung", overwrite=False)
+    with pytest.raises(ValueError, match="your own class .*TimesK.* save the model as .faltung"):
+        keras.saving.save_model(model, tmp_path / "m.keras")
 
     class Dense(keras.layers.Layer):  # shadowing faltung's own class is refused
         pass

@@ -20,8 +20,9 @@ class BatchNormalization(Layer):
                  scale: bool = True, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
                  moving_mean_initializer: Any = "zeros", moving_variance_initializer: Any = "ones", **kwargs: Any):
         super().__init__(**kwargs)
-        if axis != -1:
-            raise ValueError(f"axis must be -1 (channels last); got {axis!r}")
+        # Keras files (TF 2's above all) may name the last axis by its index; build() checks it is the last
+        if axis != -1 and not (isinstance(axis, int) and not isinstance(axis, bool) and axis > 0):
+            raise ValueError(f"axis must be -1 or the index of the last axis (channels last); got {axis!r}")
         if not 0 <= momentum <= 1:
             raise ValueError(f"momentum must be in [0, 1]; got {momentum!r}")
         if epsilon <= 0:
@@ -33,6 +34,9 @@ class BatchNormalization(Layer):
                                  moving_variance_initializer=moving_variance_initializer)
 
     def build(self, input_shape):
+        if self.axis not in (-1, len(input_shape) - 1):
+            raise ValueError(f"BatchNormalization {self.name!r}: axis must be the last (-1 or "
+                             f"{len(input_shape) - 1}, channels last); got {self.axis}")
         channels = input_shape[-1]
         if channels is None:
             raise ValueError(f"BatchNormalization {self.name!r} needs a known channel axis; got {input_shape}")

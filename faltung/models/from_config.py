@@ -5,8 +5,10 @@ CONFIG.json`` (whose weights are then initialised as an ordinary build would ini
 """
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
+from .. import backend
 from ..layers.base import get_layer_class
 from ..layers.deferred import Deferral, deferred_weights
 from .model import Model
@@ -52,3 +54,14 @@ def build_unallocated(class_name: Any, config: Any, source: str) -> tuple[Model,
     except Exception as err:
         raise ValueError(f"{source}: the model config is invalid ({type(err).__name__}: {err})") from None
     return model, deferral
+
+
+@contextlib.contextmanager
+def rng_untouched() -> Iterator[None]:
+    """Building layers draws initial weights; keep the global stream as it was so a resumed
+    run shuffles and drops out exactly like an uninterrupted one."""
+    state = backend.rng().bit_generator.state
+    try:
+        yield
+    finally:
+        backend.rng().bit_generator.state = state

@@ -176,21 +176,23 @@ class Model(Trainer, Layer):
     # ----- files -----
     # Data-parallel (faltung.distributed), every rank holds the same model and only rank 0 writes files.
     def save(self, filepath, include_optimizer: bool = True) -> None:
-        """Save architecture, weights and optimizer state to one zip file (atomically)."""
+        """Save architecture, weights and optimizer state to one zip file (atomically): faltung's own
+        format, or Keras 3's when ``filepath`` ends in ``.keras``."""
         if not distributed.is_primary():
             return
         from .saving import save_model
         save_model(self, filepath, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath) -> None:
-        """Save only the weights, in ``model.weights`` order."""
+        """Save only the weights, in ``model.weights`` order (Keras 3's layout for a ``.weights.h5`` name)."""
         if not distributed.is_primary():
             return
         from .saving import save_weights
         save_weights(self, filepath)
 
     def load_weights(self, filepath) -> None:
-        """Load weights saved by ``save_weights`` or ``save`` into this (built) model."""
+        """Load weights saved by ``save_weights`` or ``save`` (or Keras' ``.weights.h5``, ``.keras``, ``.h5``)
+        into this (built) model."""
         from .saving import load_weights
         load_weights(self, filepath)
 

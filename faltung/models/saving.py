@@ -1,5 +1,6 @@
 """Saving and loading models in faltung's own file format (``faltung.io``): architecture, weights,
-compile settings and optimizer state, so training resumes exactly where it stopped.
+compile settings and optimizer state, so training resumes exactly where it stopped; Keras' formats
+(``.keras``, ``.weights.h5``, legacy ``.h5``) go through ``keras_format``.
 
 Classes are looked up by name in faltung's registry and built with placeholder weights that
 cost no memory, and every weight's shape is compared with the file's array headers before any
@@ -7,17 +8,16 @@ array is read: loading runs no code from the file and spends memory only on what
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from typing import Iterator
 
 import numpy as np
 
 from .. import backend, losses, metrics, optimizers
 from ..version import __version__
 from ..io import FORMAT, FORMAT_VERSION, WEIGHTS_FORMAT, ModelFile, npz_bytes, open_model_file, write_archive
-from .from_config import build_unallocated
+from . import keras_format
+from .from_config import build_unallocated, rng_untouched
 
 
 def weight_arrays(model) -> dict[str, np.ndarray]:
@@ -28,6 +28,8 @@ def weight_arrays(model) -> dict[str, np.ndarray]:
 
 def save_model(model, path: str | os.PathLike, include_optimizer: bool = True) -> None:
     """Write ``model`` (architecture, weights, compile settings, optimizer state) to one zip file."""
+    if keras_format.writes_model(path):  # a ".keras" name: Keras 3's layout
+        return keras_format.save_model(model, path, include_optimizer=include_optimizer)
     document = {"format": FORMAT, "format_version": FORMAT_VERSION, "faltung_version": __version__,
                 "class_name": type(model).__name__, "config": model.get_config(),
                 "compile_config": None, "metadata": getattr(model, "metadata", {})}
@@ -41,6 +43,8 @@ def save_model(model, path: str | os.PathLike, include_optimizer: bool = True) -
 
 def save_weights(model, path: str | os.PathLike) -> None:
     """Write only the weights (in ``model.weights`` order) to a zip file."""
+    if keras_format.writes_weights(path):  # a ".weights.h5" name: Keras 3's layout
+        return keras_format.save_weights(model, path)
     manifest = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION,
                 "weights": [w.name for w in model.weights]}
     files = {"config.json": json.dumps(manifest).encode(), "weights.npz": npz_bytes(weight_arrays(model))}
@@ -71,17 +75,6 @@ def _read_weights(reader: ModelFile, model) -> list[np.ndarray]:
         npz.close()
 
 
-@contextlib.contextmanager
-def _rng_untouched() -> Iterator[None]:
-    """Building layers draws initial weights; keep the global stream as it was so a resumed
-    run shuffles and drops out exactly like an uninterrupted one."""
-    state = backend.rng().bit_generator.state
-    try:
-        yield
-    finally:
-        backend.rng().bit_generator.state = state
-
-
 def load_model(path: str | os.PathLike, compile: bool = True):
     """Rebuild a model saved by ``model.save``: architecture, weights and (if saved) the compiled
     optimizer with its state.
@@ -90,9 +83,11 @@ def load_model(path: str | os.PathLike, compile: bool = True):
     ``models.from_config.MAX_WEIGHT_BYTES`` of them), and every weight's shape is compared with
     the file's array headers before any weight is read.
     """
+    if keras_format.is_keras_file(path):  # told apart by its contents, not its name
+        return keras_format.load_model(path, compile=compile)
     with open_model_file(path, FORMAT) as reader:
         doc = reader.document
-        with _rng_untouched():  # placeholders draw nothing, but a layer's constructor might
+        with rng_untouched():  # placeholders draw nothing, but a layer's constructor might
             model, _ = build_unallocated(doc.get("class_name"), doc.get("config"), reader.path)
         for w, value in zip(model.weights, _read_weights(reader, model)):
             w.data = np.ascontiguousarray(value, dtype=w.data.dtype)  # the placeholder goes; memory is spent
@@ -125,6 +120,8 @@ def load_weights(model, path: str | os.PathLike) -> None:
 
     Every array is checked and read before the first weight changes: a bad file changes nothing.
     """
+    if keras_format.is_keras_file(path):
+        return keras_format.load_weights(model, path)
     for fmt in (WEIGHTS_FORMAT, FORMAT):
         try:
             with open_model_file(path, fmt) as reader:
