@@ -124,7 +124,7 @@ class Trace:
     """
 
     def __init__(self, model: Any, image: Any):
-        from ..viz._layers import as_batch
+        from ..image_input import as_batch
         self.model = model
         self.batch = as_batch(model, image)                                  # (1, H, W, C), raw
         self.input_key, self.nodes = model_nodes(model)

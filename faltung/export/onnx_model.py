@@ -12,6 +12,8 @@ import onnx
 from onnx import TensorProto, helper
 
 from ..version import __version__
+from .. import registry
+from ..layers.base import graph_order
 from ..layers.core import InputLayer
 from . import DEFAULT_OPSET
 from .onnx_graph import GraphBuilder, Value
@@ -28,40 +30,33 @@ def check_opset(opset: Any) -> int:
     return opset
 
 
-def _is_sequential(model: Any) -> bool:
-    from ..models.sequential import Sequential
-    return isinstance(model, Sequential)
+def _graph(model: Any) -> tuple[list, list, list]:
+    """The symbolic inputs, outputs and, in order, the other tensors of a Sequential or functional
+    model's graph (a subclassed model has none: its architecture is Python code)."""
+    try:
+        ins, outs = model.inputs, model.outputs
+    except ValueError:
+        if not model.built:
+            raise ValueError(f"model {model.name!r} is not built: give it an Input (or call it on data) so its "
+                             "input shape is known before exporting") from None
+        raise ValueError(f"model {model.name!r} is a subclassed model ({type(model).__name__}): its "
+                         "architecture is Python code, which cannot be exported to ONNX; build it as a "
+                         "Sequential or functional model") from None
+    return ins, outs, [t for t in graph_order(outs) if all(t is not i for i in ins)]
 
 
 def _model_inputs(model: Any) -> list[InputLayer]:
     """The InputLayers a top-level model starts from, or a ValueError saying why there are none."""
-    if _is_sequential(model):
-        if model._input_layer is None:
-            raise ValueError(f"model {model.name!r} is not built: give it an Input (or call it on data) "
-                             "so its input shape is known before exporting")
-        return [model._input_layer]
-    if getattr(model, "_graph", None) is None:
-        raise ValueError(f"model {model.name!r} is a subclassed model ({type(model).__name__}): its "
-                         "architecture is Python code, which cannot be exported to ONNX; build it as a "
-                         "Sequential or functional model")
-    return [t.layer for t in model._graph[0]]
+    return [t.layer for t in _graph(model)[0]]
 
 
 def _model_output_layers(model: Any) -> list:
-    if _is_sequential(model):
-        return model.layers[-1:] or [model._input_layer]
-    return [t.layer for t in model._graph[1]]
+    return [t.layer for t in _graph(model)[1]]
 
 
 def convert_model(b: GraphBuilder, model: Any, inputs: list[Value], scope: str) -> list[Value]:
     """``model``'s layers as nodes on ``inputs``; returns its output values. ``scope`` prefixes node names."""
-    if _is_sequential(model):
-        (x,) = inputs
-        for layer in model.layers:
-            x = convert_layer(b, layer, [x], scope)
-        return [x]
-    _model_inputs(model)  # refuses a subclassed model
-    ins, outs, nodes = model._graph
+    ins, outs, nodes = _graph(model)
     if len(inputs) != len(ins):
         raise ValueError(f"model {scope + model.name!r} takes {len(ins)} inputs; got {len(inputs)}")
     values = {id(t): v for t, v in zip(ins, inputs)}
@@ -79,8 +74,7 @@ def convert_layer(b: GraphBuilder, layer: Any, inputs: list[Value], scope: str) 
     if type(layer) in REFUSED:
         raise ValueError(f"layer {base!r} of class {type(layer).__name__} cannot be exported to ONNX: "
                          f"{REFUSED[type(layer)]}")
-    from ..models.model import Model
-    if isinstance(layer, Model):
+    if isinstance(layer, registry.lookup("layer", "Model")):  # a nested model (models sit above export)
         outputs = convert_model(b, layer, inputs, base + "/")
         if len(outputs) != 1:
             raise ValueError(f"nested model {base!r} has {len(outputs)} outputs; only single-output models "

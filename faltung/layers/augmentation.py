@@ -12,7 +12,7 @@ from .base import Layer, register
 FILL_MODES = ("reflect", "wrap", "nearest", "constant")
 
 
-class _RandomLayer(Layer):
+class RandomLayer(Layer):
     def __init__(self, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.seed = seed
@@ -36,7 +36,7 @@ class _RandomLayer(Layer):
 
 
 @register
-class RandomFlip(_RandomLayer):
+class RandomFlip(RandomLayer):
     """Flip each image left-right and/or up-down with probability 1/2 (training only)."""
 
     MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -89,7 +89,7 @@ def _fill_index(index: np.ndarray, size: int, mode: str) -> tuple[np.ndarray, np
 
 
 @register
-class RandomTranslation(_RandomLayer):
+class RandomTranslation(RandomLayer):
     """Shift each image by a random fraction of its height and width (whole pixels), training only.
 
     ``height_factor=0.1`` draws shifts in [-10 %, +10 %] of the height; the uncovered border
@@ -132,7 +132,7 @@ class RandomTranslation(_RandomLayer):
 
 
 @register
-class RandomCrop(_RandomLayer):
+class RandomCrop(RandomLayer):
     """A random ``height`` × ``width`` window of each image while training; at inference the
     central window (Keras resizes instead when aspect ratios differ; here the input must be
     at least the crop size)."""

@@ -85,6 +85,20 @@ class SymbolicTensor:
         return f"<SymbolicTensor shape={self.shape} from layer {self.layer.name!r}>"
 
 
+def graph_order(outputs: list[SymbolicTensor]) -> list[SymbolicTensor]:
+    """Every symbolic tensor the outputs depend on, each after its parents (iterative DFS)."""
+    order, seen, stack = [], set(), [(t, False) for t in reversed(outputs)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((p, False) for p in reversed(node.parents) if id(p) not in seen)
+    return order
+
+
 def _is_symbolic(inputs: Any) -> bool:
     if isinstance(inputs, (list, tuple)):
         return any(isinstance(i, SymbolicTensor) for i in inputs)

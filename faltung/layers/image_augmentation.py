@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import functional as F
 from ..functional.affine import FILL_MODES, INTERPOLATIONS, affine_sample, rotation_transforms, zoom_transforms
-from .augmentation import _RandomLayer
+from .augmentation import RandomLayer
 from .base import register
 from .convolutional import check_data_format
 
@@ -52,7 +52,7 @@ def _value_range(value_range: Any) -> tuple[float, float]:
     return low, high
 
 
-class _Geometric(_RandomLayer):
+class _Geometric(RandomLayer):
     def __init__(self, fill_mode: str, interpolation: str, seed: Any, fill_value: float, data_format: Any,
                  **kwargs: Any):
         super().__init__(seed=seed, **kwargs)
@@ -132,7 +132,7 @@ class RandomZoom(_Geometric):
 
 
 @register
-class RandomContrast(_RandomLayer):
+class RandomContrast(RandomLayer):
     """Scale each image's deviation from its per-channel mean by a random factor in
     [1 - lower, 1 + upper] (Keras 3: a number f gives [1, 1 + f]), then clip to ``value_range``."""
 
@@ -161,7 +161,7 @@ class RandomContrast(_RandomLayer):
 
 
 @register
-class RandomBrightness(_RandomLayer):
+class RandomBrightness(RandomLayer):
     """Add a random delta to every pixel of an image: ``factor`` (a number f: [-f, f]) times the width
     of ``value_range``, then clip to ``value_range``."""
 

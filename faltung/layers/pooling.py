@@ -8,7 +8,7 @@ from ..kernels.padding import normalize_padding, normalize_pair, output_size, re
 from .base import Layer, register
 
 
-class _Pooling2D(Layer):
+class Pooling2D(Layer):
     """Shared arguments of the pooling layers: pool_size, strides (default: pool_size), padding."""
 
     pool_fn = staticmethod(F.max_pool2d)
@@ -39,14 +39,14 @@ class _Pooling2D(Layer):
 
 
 @register
-class MaxPooling2D(_Pooling2D):
+class MaxPooling2D(Pooling2D):
     """Max over each window: checks the local presence of a feature. (N, H, W, C) -> (N, h, w, C)."""
 
     pool_fn = staticmethod(F.max_pool2d)
 
 
 @register
-class AveragePooling2D(_Pooling2D):
+class AveragePooling2D(Pooling2D):
     """Mean over each window; with 'same' padding a border window averages its real cells only."""
 
     pool_fn = staticmethod(F.avg_pool2d)

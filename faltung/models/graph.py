@@ -49,20 +49,6 @@ class ConvMaxPool:
                                    pool_strides=pool.strides, pool_padding=pool.padding)
 
 
-def graph_order(outputs: list[SymbolicTensor]) -> list[SymbolicTensor]:
-    """Every symbolic tensor the outputs depend on, each after its parents (iterative DFS)."""
-    order, seen, stack = [], set(), [(t, False) for t in reversed(outputs)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((p, False) for p in reversed(node.parents) if id(p) not in seen)
-    return order
-
-
 def plan(nodes: list[SymbolicTensor], outputs: list[SymbolicTensor], fuse: bool) -> list:
     """The steps that compute ``nodes`` (in graph order, the inputs left out), fused where ``fuse`` allows."""
     steps = [Call(t.layer, t.parents, t, t.takes_list) for t in nodes]

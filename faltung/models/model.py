@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import backend, distributed
 from ..autograd import Parameter, Tensor, no_grad
-from ..layers.base import Layer, SymbolicTensor, get_layer_class, register, unique_name
+from ..layers.base import Layer, SymbolicTensor, get_layer_class, graph_order, register, unique_name
 from ..layers.core import InputLayer
 from . import graph
 from .training import Trainer
@@ -61,7 +61,7 @@ class Model(Trainer, Layer):
     def _set_graph(self, ins: list[SymbolicTensor], outs: list[SymbolicTensor], multi_in: bool,
                    multi_out: bool) -> None:
         """Take the graph from ``ins`` to ``outs`` as this model's, and plan its calls (fused and not)."""
-        nodes = [t for t in graph.graph_order(outs) if all(t is not i for i in ins)]
+        nodes = [t for t in graph_order(outs) if all(t is not i for i in ins)]
         self._graph = (ins, outs, nodes)
         self._steps = {fuse: graph.plan(nodes, outs, fuse) for fuse in (False, True)}
         self._multi_in, self._multi_out = multi_in, multi_out

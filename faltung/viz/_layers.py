@@ -5,6 +5,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..image_input import as_batch
+
 
 def conv_class() -> type:
     from ..layers.conv import Conv2D
@@ -17,8 +19,8 @@ def is_conv(layer: Any) -> bool:
 
 def is_map_layer(layer: Any) -> bool:
     """Conv2D and the (non-global) pooling layers: the ones whose outputs are (H, W, C) feature maps."""
-    from ..layers.pooling import _Pooling2D
-    return isinstance(layer, (conv_class(), _Pooling2D))
+    from ..layers.pooling import Pooling2D
+    return isinstance(layer, (conv_class(), Pooling2D))
 
 
 def resolve_layer(model: Any, layer: Any) -> Any:
@@ -48,29 +50,6 @@ def first_conv(model: Any) -> Any:
         if is_conv(layer):
             return layer
     raise ValueError(f"model {model.name!r} has no Conv2D layer; its layers are {[l.name for l in model.layers]}")
-
-
-def input_image_shape(model: Any) -> tuple[int, int, int]:
-    """The (H, W, C) that one input image of ``model`` must have."""
-    shape = model.input_shape
-    if isinstance(shape, list) or shape is None or len(shape) != 4:
-        raise ValueError(f"feature maps need a model with one image input (None, H, W, C); "
-                         f"model {model.name!r} takes {shape}")
-    return tuple(shape[1:])
-
-
-def as_batch(model: Any, image: Any) -> np.ndarray:
-    """One image as a batch of one: (H, W, C), (1, H, W, C) or, for one channel, (H, W) -> (1, H, W, C)."""
-    expected = input_image_shape(model)
-    array = np.asarray(image)
-    if array.ndim == 2 and expected[-1] == 1:
-        array = array[..., None]
-    if array.ndim == 4 and array.shape[0] == 1:
-        array = array[0]
-    if array.shape != expected:
-        raise ValueError(f"the image must have the model's input shape {expected} (or (1, *shape)); "
-                         f"got shape {np.shape(image)}")
-    return array[None]
 
 
 def layer_outputs(model: Any, image: Any, layers: Sequence[Any]) -> list[np.ndarray]:

@@ -7,7 +7,8 @@ import numpy as np
 
 from ._draw import SIGNED_CMAP, display_image, grid_shape, panel_grid
 from ._figure import DEFAULT_DPI, finish, new_figure
-from ._layers import as_batch, is_map_layer, layer_outputs, resolve_layer
+from ..image_input import as_batch
+from ._layers import is_map_layer, layer_outputs, resolve_layer
 
 MAP_CMAP = "viridis"  # activations after ReLU are >= 0: a sequential scale, dark = silent
 

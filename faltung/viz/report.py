@@ -13,7 +13,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ._figure import DEFAULT_DPI, close, finish
-from ._layers import input_image_shape, is_conv, is_map_layer
+from ..image_input import input_image_shape
+from ._layers import is_conv, is_map_layer
 from .correlation import plot_correlation
 from .evaluation import plot_confusion_matrix, plot_predictions
 from .feature_maps import plot_feature_maps
