@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .functional.activations import (ACTIVATIONS, elu, gelu, get_activation, leaky_relu, linear, log_softmax, relu,
-                                     sigmoid, softmax, tanh)
+from . import registry
+from .functional.activations import (elu, gelu, get_activation, leaky_relu, linear, log_softmax, relu, sigmoid,
+                                     softmax, tanh)
 
 __all__ = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "linear",
            "get", "serialize", "deserialize"]
@@ -20,14 +21,14 @@ def get(identifier: str | Callable | None) -> Callable:
 def serialize(activation: Callable) -> str:
     """The activation's Keras name (files store names, never code)."""
     name = getattr(activation, "__name__", None)
-    if ACTIVATIONS.get(name) is not activation:
-        raise ValueError(f"cannot serialize activation {activation!r}: only faltung's own "
-                         f"{sorted(ACTIVATIONS)} are saved by name (files never carry code)")
+    if registry.entries("activation").get(name) is not activation:
+        raise ValueError(f"cannot serialize activation {activation!r}: only registered activations are saved "
+                         "by name (files never carry code)")
     return name
 
 
 def deserialize(name: Any) -> Callable:
-    """The activation saved as ``name``; only faltung's own names are accepted."""
-    if not isinstance(name, str) or name.lower() not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[name.lower()]
+    """The activation saved as ``name``; only registered names are accepted."""
+    if not isinstance(name, str):
+        raise ValueError(f"an activation is saved as its name; got {name!r}")
+    return registry.lookup("activation", name.lower())

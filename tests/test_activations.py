@@ -64,3 +64,13 @@ def test_float32_is_kept():
     x = np.linspace(-3, 3, 7, dtype=np.float32)
     for name, (fn, _) in CASES.items():
         assert fn(x).dtype == np.float32, name
+
+
+def test_keras_activations_namespace_by_name():
+    from faltung import activations
+    assert activations.get("relu") is F.relu and activations.get(None) is F.linear
+    assert activations.serialize(F.tanh) == "tanh" and activations.deserialize("TANH") is F.tanh
+    with pytest.raises(ValueError, match="unknown activation 'rleu'"):
+        activations.deserialize("rleu")
+    with pytest.raises(ValueError, match="only registered activations"):
+        activations.serialize(lambda x: x)

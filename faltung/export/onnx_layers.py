@@ -227,9 +227,3 @@ CONVERTERS: dict[type, Converter] = {
     L.Add: add,
     L.Concatenate: concatenate,
 }
-
-
-# Keras' other CNN layers live in their own module; one table serves both.
-from .onnx_keras_layers import CONVERTERS as _KERAS_CONVERTERS, REFUSED  # noqa: E402
-
-CONVERTERS.update(_KERAS_CONVERTERS)

@@ -11,13 +11,16 @@ from typing import Any
 import onnx
 from onnx import TensorProto, helper
 
-from ..version import __version__
 from .. import registry
 from ..layers.base import graph_order
 from ..layers.core import InputLayer
-from . import DEFAULT_OPSET
+from ..version import __version__
+from . import DEFAULT_OPSET, onnx_keras_layers, onnx_layers
 from .onnx_graph import GraphBuilder, Value
-from .onnx_layers import CONVERTERS, REFUSED
+
+# faltung's first layers and Keras' other CNN layers live in two modules; one table serves both
+CONVERTERS = {**onnx_layers.CONVERTERS, **onnx_keras_layers.CONVERTERS}
+REFUSED = onnx_keras_layers.REFUSED
 BATCH = "batch"
 
 
