@@ -167,8 +167,8 @@ def test_bad_arguments_are_refused():
 def _count_fused_calls(monkeypatch) -> list:
     """Count the fused operations run from now on."""
     calls = []
-    original = fused_module.Conv2DMaxPool2D.apply.__func__
-    monkeypatch.setattr(fused_module.Conv2DMaxPool2D, "apply",
+    original = fused_module.Conv2DMaxPool2DOp.apply.__func__
+    monkeypatch.setattr(fused_module.Conv2DMaxPool2DOp, "apply",
                         classmethod(lambda cls, *a, **k: calls.append(1) or original(cls, *a, **k)))
     return calls
 

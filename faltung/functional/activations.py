@@ -11,7 +11,7 @@ from ..autograd import Function, Tensor
 from ._checks import float_tensor
 
 
-class ReLU(Function):
+class ReLUOp(Function):
     def forward(self, x):
         self.out = np.maximum(x, x.dtype.type(0))
         return self.out
@@ -25,7 +25,7 @@ def relu_grad(g: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.multiply(g, out > 0, dtype=g.dtype)
 
 
-class LeakyReLU(Function):
+class LeakyReLUOp(Function):
     def forward(self, x, negative_slope):
         self.slope = np.where(x > 0, x.dtype.type(1), x.dtype.type(negative_slope))
         return x * self.slope
@@ -34,7 +34,7 @@ class LeakyReLU(Function):
         return (g * self.slope,)
 
 
-class ELU(Function):
+class ELUOp(Function):
     """x for x > 0, alpha·(e^x - 1) otherwise; derivative 1 or alpha·e^x."""
 
     def forward(self, x, alpha):
@@ -46,7 +46,7 @@ class ELU(Function):
         return (np.where(self.positive, g, g * self.neg_exp),)
 
 
-class Sigmoid(Function):
+class SigmoidOp(Function):
     """1 / (1 + e^-x), written as (1 + tanh(x/2)) / 2 so no exp overflows."""
 
     def forward(self, x):
@@ -58,7 +58,7 @@ class Sigmoid(Function):
         return (g * self.out * (1 - self.out),)
 
 
-class Tanh(Function):
+class TanhOp(Function):
     def forward(self, x):
         self.out = np.tanh(x)
         return self.out
@@ -67,7 +67,7 @@ class Tanh(Function):
         return (g * (1 - self.out * self.out),)
 
 
-class Softmax(Function):
+class SoftmaxOp(Function):
     """e^x / sum e^x along ``axis``, shifted by the maximum so nothing overflows."""
 
     def forward(self, x, axis):
@@ -81,7 +81,7 @@ class Softmax(Function):
         return (s * (g - (g * s).sum(axis=self.axis, keepdims=True)),)
 
 
-class LogSoftmax(Function):
+class LogSoftmaxOp(Function):
     """x - logsumexp(x) along ``axis`` (log-sum-exp trick: exact for logits of ±1e4)."""
 
     def forward(self, x, axis):
@@ -97,7 +97,7 @@ class LogSoftmax(Function):
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
-class GELU(Function):
+class GELUOp(Function):
     """x·Φ(x) (exact, via erf) or Keras' tanh approximation."""
 
     def forward(self, x, approximate):
@@ -132,41 +132,41 @@ def erf(x: np.ndarray) -> np.ndarray:
 
 def relu(x: Any) -> Tensor:
     """max(x, 0), elementwise."""
-    return ReLU.apply(float_tensor(x, "x"))
+    return ReLUOp.apply(float_tensor(x, "x"))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.2) -> Tensor:
     """x for x > 0, negative_slope·x otherwise (Keras' default slope 0.2)."""
-    return LeakyReLU.apply(float_tensor(x, "x"), negative_slope=float(negative_slope))
+    return LeakyReLUOp.apply(float_tensor(x, "x"), negative_slope=float(negative_slope))
 
 
 def elu(x: Any, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha·(e^x - 1) otherwise."""
-    return ELU.apply(float_tensor(x, "x"), alpha=float(alpha))
+    return ELUOp.apply(float_tensor(x, "x"), alpha=float(alpha))
 
 
 def sigmoid(x: Any) -> Tensor:
     """1 / (1 + e^-x), elementwise; never overflows."""
-    return Sigmoid.apply(float_tensor(x, "x"))
+    return SigmoidOp.apply(float_tensor(x, "x"))
 
 
 def tanh(x: Any) -> Tensor:
-    return Tanh.apply(float_tensor(x, "x"))
+    return TanhOp.apply(float_tensor(x, "x"))
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """Probabilities along ``axis``: e^x / sum e^x, computed stably."""
-    return Softmax.apply(float_tensor(x, "x"), axis=axis)
+    return SoftmaxOp.apply(float_tensor(x, "x"), axis=axis)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """log(softmax(x)) along ``axis``, via log-sum-exp (no -inf for logits of ±1e4)."""
-    return LogSoftmax.apply(float_tensor(x, "x"), axis=axis)
+    return LogSoftmaxOp.apply(float_tensor(x, "x"), axis=axis)
 
 
 def gelu(x: Any, approximate: bool = False) -> Tensor:
     """Gaussian error linear unit x·Φ(x); ``approximate=True`` uses the tanh formula (Keras' arguments)."""
-    return GELU.apply(float_tensor(x, "x"), approximate=bool(approximate))
+    return GELUOp.apply(float_tensor(x, "x"), approximate=bool(approximate))
 
 
 def linear(x: Any) -> Tensor:

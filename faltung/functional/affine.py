@@ -42,7 +42,7 @@ def _taps(coord: np.ndarray, interpolation: str) -> list[tuple[np.ndarray, np.nd
     return [(low.astype(np.int64), 1.0 - frac), (low.astype(np.int64) + 1, frac)]
 
 
-class AffineSample(Function):
+class AffineSampleOp(Function):
     """y[n, i, j, c] = Σ_taps w · x[n, r, q, c] (or w · fill_value for constant fill outside);
     backward scatters g · w back to the taps that were read (np.add.at: taps repeat)."""
 
@@ -88,7 +88,7 @@ def affine_sample(x: Any, transforms: Any, interpolation: str = "bilinear", fill
         raise ValueError(f"interpolation must be one of {', '.join(map(repr, INTERPOLATIONS))}; got {interpolation!r}")
     if fill_mode not in FILL_MODES:
         raise ValueError(f"fill_mode must be one of {', '.join(map(repr, FILL_MODES))}; got {fill_mode!r}")
-    return AffineSample.apply(x, transforms=transforms, interpolation=interpolation, fill_mode=fill_mode,
+    return AffineSampleOp.apply(x, transforms=transforms, interpolation=interpolation, fill_mode=fill_mode,
                               fill_value=float(fill_value))
 
 

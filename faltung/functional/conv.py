@@ -11,7 +11,7 @@ from ..kernels.padding import normalize_padding, normalize_pair, output_size, re
 from ._checks import float_tensor, same_dtype
 
 
-class Conv2D(Function):
+class Conv2DOp(Function):
     """Z = x ⋆ f + b over NHWC batches (then max(Z, 0) when fused with relu); backward gives dx, df, db.
     The kernels are ``backend.active_kernels()``'s: ``reference.conv`` shows the formulas."""
 
@@ -43,7 +43,7 @@ def conv2d(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: Any = "vali
     (1, 4, 4, 2)
     """
     x, w, b, (strides, dilation, pads, out_hw) = conv_arguments(x, w, b, strides, padding, dilation_rate)
-    return Conv2D.apply(x, w, b, strides=strides, dilation=dilation, pads=pads, out_hw=out_hw, relu=bool(relu))
+    return Conv2DOp.apply(x, w, b, strides=strides, dilation=dilation, pads=pads, out_hw=out_hw, relu=bool(relu))
 
 
 def conv_arguments(x: Any, w: Any, b: Any, strides: Any, padding: Any, dilation_rate: Any) -> tuple:

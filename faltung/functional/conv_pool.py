@@ -10,7 +10,7 @@ from .conv import conv_arguments
 from .pooling import pool_geometry
 
 
-class Conv2DMaxPool2D(Function):
+class Conv2DMaxPool2DOp(Function):
     def forward(self, x, w, b, conv, pool, relu):
         self.kernels = backend.active_kernels()  # the backward runs on the set the forward ran on
         self.x, self.w, self.geometry, self.relu = x, w, (conv, pool), relu
@@ -36,4 +36,4 @@ def conv2d_max_pool2d(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: 
     """
     x, w, b, conv = conv_arguments(x, w, b, strides, padding, dilation_rate)
     pool = pool_geometry(conv[3], pool_size, pool_strides, pool_padding)
-    return Conv2DMaxPool2D.apply(x, w, b, conv=conv, pool=pool, relu=bool(relu))
+    return Conv2DMaxPool2DOp.apply(x, w, b, conv=conv, pool=pool, relu=bool(relu))

@@ -21,10 +21,10 @@ def dense(x: Any, kernel: Any, bias: Any = None) -> Tensor:
         if bias.shape[0] != kernel.shape[1]:
             raise ValueError(f"bias has {bias.shape[0]} entries; expected one per unit, {kernel.shape[1]}")
     same_dtype(x=x, kernel=kernel, bias=bias)
-    return Dense.apply(x, kernel, bias)
+    return DenseOp.apply(x, kernel, bias)
 
 
-class Dense(Function):
+class DenseOp(Function):
     """y = x · W + b over the last axis of x (..., in); the kernels see x as a matrix (N, in)."""
 
     def forward(self, x, kernel, bias):
@@ -47,7 +47,7 @@ def flatten(x: Any) -> Tensor:
     return x.reshape(x.shape[0], -1)
 
 
-class ZeroPad2D(Function):
+class ZeroPad2DOp(Function):
     def forward(self, x, pads):
         (top, bottom), (left, right) = self.pads = pads
         return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
@@ -59,7 +59,7 @@ class ZeroPad2D(Function):
 
 def zero_pad2d(x: Any, pads: tuple[tuple[int, int], tuple[int, int]]) -> Tensor:
     """x (N, H, W, C) with ``pads`` = ((top, bottom), (left, right)) rows and columns of zeros around H and W."""
-    return ZeroPad2D.apply(float_tensor(x, "x", 4, "(N, H, W, C)"), pads=pads)
+    return ZeroPad2DOp.apply(float_tensor(x, "x", 4, "(N, H, W, C)"), pads=pads)
 
 
 def dropout(x: Any, rate: float, training: bool = False, rng: np.random.Generator | None = None) -> Tensor:
@@ -77,7 +77,7 @@ def dropout(x: Any, rate: float, training: bool = False, rng: np.random.Generato
     return x * (keep * x.dtype.type(1.0 / (1.0 - rate))).astype(x.dtype)
 
 
-class Clip(Function):
+class ClipOp(Function):
     """min(max(x, low), high); the gradient passes where x is inside [low, high]."""
 
     def forward(self, x, low, high):
@@ -90,4 +90,4 @@ class Clip(Function):
 
 def clip(x: Any, low: float, high: float) -> Tensor:
     """Elementwise clip to [low, high]."""
-    return Clip.apply(float_tensor(x, "x"), low=low, high=high)
+    return ClipOp.apply(float_tensor(x, "x"), low=low, high=high)

@@ -13,7 +13,7 @@ from ._checks import float_tensor, same_dtype
 from .conv import conv_arguments
 
 
-class DepthwiseConv2D(Function):
+class DepthwiseConv2DOp(Function):
     """Each input channel correlated with its own filters; the kernels are ``backend.active_kernels()``'s
     (``reference.depthwise`` shows the formula)."""
 
@@ -40,7 +40,7 @@ def depthwise_conv2d(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: A
     x, _, _, (strides, dilation, pads, out_hw) = conv_arguments(x, w.data[..., :1], None, strides, padding,
                                                                  dilation_rate)
     same_dtype(x=x, depthwise_kernel=w)
-    y = DepthwiseConv2D.apply(x, w, strides=strides, dilation=dilation, pads=pads, out_hw=out_hw)
+    y = DepthwiseConv2DOp.apply(x, w, strides=strides, dilation=dilation, pads=pads, out_hw=out_hw)
     if b is not None:
         b = float_tensor(b, "bias", 1, "(C·M,)")
         if b.shape[0] != y.shape[3]:
@@ -74,7 +74,7 @@ def _input_gradient(kernels, grad: np.ndarray, x_shape: tuple, w: np.ndarray, st
                            need=(True, False, False))[0]
 
 
-class Conv2DTranspose(Function):
+class Conv2DTransposeOp(Function):
     """The transpose of conv2d: forward is conv2d's input gradient (every input pixel scatters
     ``x[n, i, j, :] · f[i', j', r, :]`` to output ``(s·i + d·i' - crop, ...)``), backward is conv2d's
     forward (dx) and its kernel gradient (dW)."""
@@ -131,7 +131,7 @@ def conv2d_transpose(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: s
     geometry = list(zip(x.shape[1:3], w.shape[:2], strides, dilation, ops))
     out_hw = tuple(transpose_output_length(n, k, s, d, mode, o) for n, k, s, d, o in geometry)
     crops = tuple(transpose_crop(n, out, k, s, d, mode) for (n, k, s, d, _), out in zip(geometry, out_hw))
-    y = Conv2DTranspose.apply(x, w, strides=strides, dilation=dilation, crops=crops, out_hw=out_hw)
+    y = Conv2DTransposeOp.apply(x, w, strides=strides, dilation=dilation, crops=crops, out_hw=out_hw)
     if b is not None:
         b = float_tensor(b, "bias", 1, "(filters,)")
         if b.shape[0] != w.shape[2]:

@@ -9,7 +9,7 @@ from ..autograd import Function, Tensor, unbroadcast
 from ._checks import float_tensor, same_dtype
 
 
-class Maximum(Function):
+class MaximumOp(Function):
     """max(a, b); the gradient goes to the larger input, and is split in half where they tie
     (as PyTorch's ``maximum``)."""
 
@@ -27,4 +27,4 @@ def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum, broadcasting like NumPy."""
     a, b = float_tensor(a, "a"), float_tensor(b, "b")
     same_dtype(a=a, b=b)
-    return Maximum.apply(a, b)
+    return MaximumOp.apply(a, b)

@@ -108,7 +108,7 @@ def categorical_crossentropy(output: Any, target: Any, from_logits: bool = False
     return _reduce(-(_log_probs(output, from_logits) * t).sum(axis=-1), reduction)
 
 
-class SigmoidCrossEntropy(Function):
+class SigmoidCrossEntropyOp(Function):
     """Elementwise -[z·log σ(x) + (1-z)·log(1-σ(x))] = max(x, 0) - x·z + log(1 + e^-|x|)."""
 
     def forward(self, x, z):
@@ -128,7 +128,7 @@ def binary_crossentropy(output: Any, target: Any, from_logits: bool = False,
     output = float_tensor(output, "output")
     z = _target(target, output)
     if from_logits:
-        return _reduce_elementwise(SigmoidCrossEntropy.apply(output, z), reduction)
+        return _reduce_elementwise(SigmoidCrossEntropyOp.apply(output, z), reduction)
     p = clip(output, EPSILON, 1 - EPSILON)
     return _reduce_elementwise(-(z * p.log() + (1 - z) * (1 - p).log()), reduction)
 

@@ -10,7 +10,7 @@ from ..autograd import Function, Tensor
 from ._checks import float_tensor
 
 
-class BatchNorm(Function):
+class BatchNormOp(Function):
     """y = γ·(x - μ)/√(σ² + ε) + β with per-channel μ, σ² over every axis but the last.
 
     Training uses the batch's μ and (biased) σ², so their dependence on x enters
@@ -86,4 +86,4 @@ def batch_norm(x: Any, gamma: Any = None, beta: Any = None, moving_mean: np.ndar
             raise ValueError("inference (training=False) needs moving_mean and moving_variance")
         mean = np.asarray(moving_mean, dtype=data.dtype)
         var = np.asarray(moving_variance, dtype=data.dtype)
-    return BatchNorm.apply(x, gamma, beta, mean=mean, var=var, epsilon=epsilon, training=training, shard=shard)
+    return BatchNormOp.apply(x, gamma, beta, mean=mean, var=var, epsilon=epsilon, training=training, shard=shard)

@@ -9,7 +9,7 @@ from ..kernels.padding import normalize_padding, normalize_pair, output_size, re
 from ._checks import float_tensor
 
 
-class MaxPool2D(Function):
+class MaxPool2DOp(Function):
     """The kernels are ``backend.active_kernels()``'s: ``reference.pooling`` shows the formulas."""
 
     def forward(self, x, pool, strides, pads, out_hw):
@@ -22,7 +22,7 @@ class MaxPool2D(Function):
         return (self.kernels.max_pool_backward(grad, self.winners, self.x_shape, *self.geometry),)
 
 
-class AvgPool2D(Function):
+class AvgPool2DOp(Function):
     def forward(self, x, pool, strides, pads, out_hw):
         self.kernels = backend.active_kernels()
         self.x_shape, self.geometry = x.shape, (pool, strides, pads)
@@ -54,7 +54,7 @@ def max_pool2d(x: Any, pool_size: Any = 2, strides: Any = None, padding: str = "
     padding 'valid' or 'same' (padded cells never win). The gradient goes to the
     first maximum of each window, as in PyTorch.
     """
-    return _pool(MaxPool2D, x, pool_size, strides, padding)
+    return _pool(MaxPool2DOp, x, pool_size, strides, padding)
 
 
 def avg_pool2d(x: Any, pool_size: Any = 2, strides: Any = None, padding: str = "valid") -> Tensor:
@@ -62,7 +62,7 @@ def avg_pool2d(x: Any, pool_size: Any = 2, strides: Any = None, padding: str = "
 
     With 'same' padding a border window divides by its real cells only (Keras' rule).
     """
-    return _pool(AvgPool2D, x, pool_size, strides, padding)
+    return _pool(AvgPool2DOp, x, pool_size, strides, padding)
 
 
 def global_avg_pool2d(x: Any, keepdims: bool = False) -> Tensor:

@@ -37,7 +37,7 @@ def interpolation_matrix(n_in: int, n_out: int, interpolation: str, dtype=np.flo
     return a.astype(dtype)
 
 
-class Resize2D(Function):
+class Resize2DOp(Function):
     def forward(self, x, a_h, a_w):
         self.a_h, self.a_w, self.shape = a_h, a_w, x.shape
         n, h, w, c = x.shape
@@ -58,7 +58,7 @@ def resize(x: Any, size: Any, interpolation: str = "bilinear") -> Tensor:
         raise ValueError(f"size must be a pair of positive ints (height, width); got {size!r}")
     a_h = interpolation_matrix(x.shape[1], int(size[0]), interpolation, x.dtype)
     a_w = interpolation_matrix(x.shape[2], int(size[1]), interpolation, x.dtype)
-    return Resize2D.apply(x, a_h=a_h, a_w=a_w)
+    return Resize2DOp.apply(x, a_h=a_h, a_w=a_w)
 
 
 def aspect_crop(in_hw: tuple[int, int], target_hw: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -9,7 +9,7 @@ from ..autograd import Function, Tensor
 from ._checks import float_tensor
 
 
-class Standardize(Function):
+class StandardizeOp(Function):
     """x̂ = (x - μ)/√(σ² + ε) with μ, σ² (biased) over ``axes``, separately for every index of the
     other axes. Backward, with m values per group:
     dx = (1/√(σ² + ε))/m · (m·g - Σg - x̂·Σ(g·x̂)), sums over ``axes``: μ and σ² depend on x."""
@@ -34,7 +34,7 @@ def standardize(x: Any, axes: Sequence[int], epsilon: float = 1e-3) -> Tensor:
     axes = tuple(sorted({int(a) % x.ndim for a in axes}))
     if not axes:
         raise ValueError("standardize needs at least one axis")
-    return Standardize.apply(x, axes=axes, epsilon=float(epsilon))
+    return StandardizeOp.apply(x, axes=axes, epsilon=float(epsilon))
 
 
 def layer_norm(x: Any, gamma: Any = None, beta: Any = None, axes: Sequence[int] = (-1,),
