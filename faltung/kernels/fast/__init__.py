@@ -17,8 +17,6 @@ from typing import Callable, Iterator
 from .. import reference
 from . import conv, conv_pool, dense, memory, parallel, pooling, scratch
 
-NAME = "fast"
-
 
 def _one_blas_thread(kernel: Callable) -> Callable:
     """``kernel`` run inside ``parallel.one_blas_thread()``: called on its own, it sets NumPy's BLAS to
@@ -71,6 +69,6 @@ def configure(num_threads: int | None = None, keep_freed_memory: bool | None = N
     return {"num_threads": parallel.threads(), "keep_freed_memory": memory.tuned()}
 
 
-__all__ = ["NAME", "scope", "configure", "conv2d_forward", "conv2d_backward", "max_pool_forward", "max_pool_backward",
+__all__ = ["scope", "configure", "conv2d_forward", "conv2d_backward", "max_pool_forward", "max_pool_backward",
            "avg_pool_forward", "avg_pool_backward", "conv2d_max_pool_forward", "conv2d_max_pool_backward",
            "dense_forward", "dense_backward", "depthwise_conv2d_forward", "depthwise_conv2d_backward"]

@@ -17,8 +17,6 @@ from .depthwise import depthwise_conv2d_backward, depthwise_conv2d_forward
 from .im2col import col2im, im2col
 from .pooling import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
 
-NAME = "reference"
-
 
 def scope(release_memory: bool = False) -> contextlib.AbstractContextManager:
     """Nothing to set up around a block of calls, nothing to release: these kernels run on the caller's
@@ -26,7 +24,7 @@ def scope(release_memory: bool = False) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
-__all__ = ["NAME", "scope", "conv2d_forward", "conv2d_backward", "conv2d_input_grad", "conv2d_kernel_grad",
+__all__ = ["scope", "conv2d_forward", "conv2d_backward", "conv2d_input_grad", "conv2d_kernel_grad",
            "conv2d_bias_grad", "max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward",
            "conv2d_max_pool_forward", "conv2d_max_pool_backward", "dense_forward", "dense_backward",
            "depthwise_conv2d_forward", "depthwise_conv2d_backward", "im2col", "col2im"]

@@ -24,7 +24,9 @@ from .im2col import col2im, im2col
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: tuple[int, int],
                    dilation: tuple[int, int], pads: Pads, out_hw: tuple[int, int], relu: bool = False) -> np.ndarray:
-    """``Z[n, i, j, r] = sum_{i', j', k} x[n, s·i + d·i', s·j + d·j', k] · f[i', j', k, r] + b[r]``.
+    """``Z[n, i, j, r] = sum_{i', j', k} x[n, s·i + d·i', s·j + d·j', k] · f[i', j', k, r] + b[r]``:
+    Definition 1's ``c[i, j] = sum_{i', j'} a[i', j'] · b[i + i', j + j']`` for each filter r, summed
+    over the input channels k, with stride s and dilation d, on x zero-padded by ``pads``.
 
     x (N, H, W, C_in), w = f (kh, kw, C_in, C_out), b (C_out,) or None -> Z (N, out_h, out_w, C_out);
     then max(Z, 0) if ``relu``. ``pads`` are ((top, bottom), (left, right)) rows/columns of zeros.
