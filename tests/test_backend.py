@@ -5,6 +5,7 @@ to the same numbers; importing faltung and training leave NumPy's BLAS threads, 
 allocator and the kernels' buffers as they were.
 """
 import json
+import os
 import pathlib
 import statistics
 import subprocess
@@ -24,7 +25,6 @@ PACKAGE = pathlib.Path(ft.__file__).parent
 
 
 def _run_python(code: str, **env) -> subprocess.CompletedProcess:
-    import os
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=300)
 
