@@ -37,14 +37,14 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
         with no_grad():
             return float((fn(*[Tensor(a) for a in arrays]).data * weights).sum())
 
-    _compare(arrays, [t.grad for t in tensors], objective, eps, atol, rtol, "input")
+    compare_gradients(arrays, [t.grad for t in tensors], objective, eps, atol, rtol, "input")
     return True
 
 
-def _compare(arrays: list[np.ndarray], analytic: list[np.ndarray | None], objective: Callable[[], float],
+def compare_gradients(arrays: list[np.ndarray], analytic: list[np.ndarray | None], objective: Callable[[], float],
              eps: float, atol: float, rtol: float, what: str) -> None:
     """Central differences of ``objective`` as each entry of ``arrays`` moves (in place, then back)
-    against the ``analytic`` gradients; AssertionError naming the worst entry."""
+    against the ``analytic`` gradients (None: zero); AssertionError naming ``what`` and the worst entry."""
     for index, (array, grad) in enumerate(zip(arrays, analytic)):
         grad = np.zeros_like(array) if grad is None else grad
         numeric = np.zeros_like(array)
@@ -140,6 +140,6 @@ def _check_layer_gradients(layer, xs: list[np.ndarray], takes_list: bool, seed: 
             return float((layer([Tensor(x) for x in xs] if takes_list else Tensor(xs[0])).data * weights).sum())
 
     params = layer.trainable_weights
-    _compare(xs, [t.grad for t in tensors], objective, 1e-6, 1e-6, 1e-5, f"{layer.name} input")
-    _compare([p.data for p in params], [p.grad for p in params], objective, 1e-6, 1e-6, 1e-5,
+    compare_gradients(xs, [t.grad for t in tensors], objective, 1e-6, 1e-6, 1e-5, f"{layer.name} input")
+    compare_gradients([p.data for p in params], [p.grad for p in params], objective, 1e-6, 1e-6, 1e-5,
              f"{layer.name} weight")

@@ -11,6 +11,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import faltung as ft  # noqa: E402
 from faltung import layers, models  # noqa: E402
+from faltung.testing import compare_gradients  # noqa: E402
 from faltung.autograd import Tensor  # noqa: E402
 
 keras = pytest.importorskip("keras")
@@ -169,17 +170,7 @@ def _fd_check(layer, xs, training=False, eps=1e-6):
     def value():
         return float((layer([Tensor(x) for x in xs] if len(xs) > 1 else Tensor(xs[0]), training=training).data
                       * r).sum())
-    for k, (array, grad) in enumerate(zip(arrays, analytic)):
-        numeric = np.zeros_like(array)
-        for pos in np.ndindex(array.shape):
-            keep = array[pos]
-            array[pos] = keep + eps
-            plus = value()
-            array[pos] = keep - eps
-            minus = value()
-            array[pos] = keep
-            numeric[pos] = (plus - minus) / (2 * eps)
-        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6, err_msg=f"{type(layer).__name__} array {k}")
+    compare_gradients(arrays, analytic, value, eps, 1e-6, 1e-5, type(layer).__name__ + " array")
 
 
 @pytest.mark.parametrize("name", sorted(n for n in CASES if not n.startswith("Random") and n != "SpatialDropout2D"))
