@@ -129,6 +129,7 @@ def abort(code: int = 1) -> None:
     if _comm is not None and _comm.size > 1:
         sys.stdout.flush()
         sys.stderr.flush()
+        time.sleep(0.2)  # let mpiexec forward the message before MPI_Abort ends the pipes it reads
         from mpi4py import MPI
         MPI.COMM_WORLD.Abort(code)
 
@@ -136,7 +137,8 @@ def abort(code: int = 1) -> None:
 def _abort_on_uncaught(kind, error, tb, previous) -> None:
     """sys.excepthook under several ranks: report, then end the whole job."""
     if getattr(error, "faltung_rank", None) is None:
-        sys.stderr.write(f"faltung.distributed: rank {rank()} of {size()} raised {kind.__name__}; "
+        # the message first, on one line: the traceback after it is the part a busy pipe may lose
+        sys.stderr.write(f"faltung.distributed: rank {rank()} of {size()} raised {kind.__name__}: {error}; "
                          "ending all ranks\n")
         previous(kind, error, tb)
     else:
