@@ -90,6 +90,33 @@ def test_interrupt_mid_epoch_rolls_back_to_the_epoch_start(tmp_path, capsys, mon
     assert len(history(out)) == 2  # the header and the one complete epoch
 
 
+def test_interrupt_between_epochs_keeps_the_complete_epoch(tmp_path, capsys, monkeypatch):
+    """Ctrl-C after an epoch ended (its validation, its logs) but before the next began: the checkpoint
+    is the end of that epoch, and a resume equals an uninterrupted run."""
+    from faltung import callbacks
+    out, reference = str(tmp_path / "m.faltung"), str(tmp_path / "ref.faltung")
+    assert main(["train", *RUN, "--out", reference]) == 0
+    original = callbacks.CSVLogger.on_epoch_end
+
+    def interrupt(self, epoch, logs=None):  # runs after the checkpoint's own on_epoch_end
+        original(self, epoch, logs)
+        if epoch == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(callbacks.CSVLogger, "on_epoch_end", interrupt)
+    assert main(["train", *RUN, "--out", out]) == 130
+    steps_per_epoch = -(-360 // 32)
+    model = load_model(out)
+    assert model.metadata["epochs_trained"] == 1 and model.optimizer.iterations == steps_per_epoch
+    monkeypatch.setattr(callbacks.CSVLogger, "on_epoch_end", original)
+    capsys.readouterr()
+    assert main(["train", "--resume", out]) == 0
+    ours, theirs = load_model(out), load_model(reference)
+    assert ours.optimizer.iterations == theirs.optimizer.iterations == 3 * steps_per_epoch
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        assert np.array_equal(a, b)
+    assert history(out) == history(reference)
+
+
 def test_resume_uses_the_recorded_dataset_and_settings(tmp_path, capsys):
     out = str(tmp_path / "m.faltung")
     assert main(["train", *RUN[:-4], "--epochs", "1", "--verbose", "0", "--out", out]) == 0

@@ -122,6 +122,7 @@ class ResumePoint(Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.model.metadata["epochs_trained"] = epoch + 1
         self.model.metadata["rng_state"] = backend.rng().bit_generator.state  # the next epoch starts here
+        self._start = None  # complete: a Ctrl-C before the next epoch begins has nothing to roll back
 
     def rewind(self):
         """Back to the start of the interrupted epoch (a no-op if it never began)."""
