@@ -48,8 +48,8 @@ def test_ctrl_c_at_a_random_moment_then_resume_equals_an_uninterrupted_run(unint
         assert attempts < 8
         command = ["--resume", out] if os.path.exists(out) else [*RUN, "--out", out]
         process = faltung("train", *command)
-        if interrupted < 2:  # a real SIGINT at a random moment of the run
-            time.sleep(rng.uniform(0.2, seconds))
+        if interrupted < 2:  # a real SIGINT at a random moment of the run (once Python has started faltung:
+            time.sleep(rng.uniform(0.6, seconds))  # before that, Python's own import machinery reports it)
             process.send_signal(signal.SIGINT)
         printed, err = process.communicate(timeout=300)
         # -SIGINT: the signal came while Python started or exited, before or after faltung's handler
