@@ -41,12 +41,7 @@ def depthwise_conv2d(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: A
                                                                  dilation_rate)
     same_dtype(x=x, depthwise_kernel=w)
     y = DepthwiseConv2DOp.apply(x, w, strides=strides, dilation=dilation, pads=pads, out_hw=out_hw)
-    if b is not None:
-        b = float_tensor(b, "bias", 1, "(C·M,)")
-        if b.shape[0] != y.shape[3]:
-            raise ValueError(f"bias has {b.shape[0]} entries; expected C·M = {y.shape[3]}")
-        y = y + b
-    return y
+    return _add_bias(y, b, "(C·M,)")
 
 
 def transpose_output_length(n: int, k: int, s: int, d: int, padding: str, output_padding: int | None) -> int:
@@ -132,9 +127,14 @@ def conv2d_transpose(x: Any, w: Any, b: Any = None, strides: Any = 1, padding: s
     out_hw = tuple(transpose_output_length(n, k, s, d, mode, o) for n, k, s, d, o in geometry)
     crops = tuple(transpose_crop(n, out, k, s, d, mode) for (n, k, s, d, _), out in zip(geometry, out_hw))
     y = Conv2DTransposeOp.apply(x, w, strides=strides, dilation=dilation, crops=crops, out_hw=out_hw)
-    if b is not None:
-        b = float_tensor(b, "bias", 1, "(filters,)")
-        if b.shape[0] != w.shape[2]:
-            raise ValueError(f"bias has {b.shape[0]} entries; expected one per filter, {w.shape[2]}")
-        y = y + b
-    return y
+    return _add_bias(y, b, "(filters,)")
+
+
+def _add_bias(y: Tensor, b: Any, layout: str) -> Tensor:
+    """``y + b`` with ``b`` one entry per output channel of ``y`` (N, H, W, C), or ``y`` when b is None."""
+    if b is None:
+        return y
+    b = float_tensor(b, "bias", 1, layout)
+    if b.shape[0] != y.shape[3]:
+        raise ValueError(f"bias has {b.shape[0]} entries; expected one per output channel, {layout} = {y.shape[3]}")
+    return y + b

@@ -62,10 +62,7 @@ class DepthwiseConv2D(WeightOptions, Layer):
                  bias_constraint: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         check_data_format(data_format, type(self).__name__)
-        self.kernel_size = normalize_pair(kernel_size, "kernel_size")
-        self.strides = normalize_pair(strides, "strides")
-        self.dilation_rate = normalize_pair(dilation_rate, "dilation_rate")
-        self.padding = normalize_padding(padding)
+        _set_geometry(self, kernel_size, strides, dilation_rate, normalize_padding(padding))
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier")
         self.activation = F.get_activation(activation)
         self.use_bias = bool(use_bias)
@@ -121,10 +118,7 @@ class SeparableConv2D(WeightOptions, Layer):
         super().__init__(**kwargs)
         check_data_format(data_format, type(self).__name__)
         self.filters = _positive_int(filters, "filters")
-        self.kernel_size = normalize_pair(kernel_size, "kernel_size")
-        self.strides = normalize_pair(strides, "strides")
-        self.dilation_rate = normalize_pair(dilation_rate, "dilation_rate")
-        self.padding = normalize_padding(padding)
+        _set_geometry(self, kernel_size, strides, dilation_rate, normalize_padding(padding))
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier")
         self.activation = F.get_activation(activation)
         self.use_bias = bool(use_bias)
@@ -181,10 +175,7 @@ class Conv2DTranspose(WeightOptions, Layer):
         super().__init__(**kwargs)
         check_data_format(data_format, type(self).__name__)
         self.filters = _positive_int(filters, "filters")
-        self.kernel_size = normalize_pair(kernel_size, "kernel_size")
-        self.strides = normalize_pair(strides, "strides")
-        self.dilation_rate = normalize_pair(dilation_rate, "dilation_rate")
-        self.padding = normalize_padding(padding, allow_explicit=False)
+        _set_geometry(self, kernel_size, strides, dilation_rate, normalize_padding(padding, allow_explicit=False))
         self.output_padding = None if output_padding is None else normalize_pair(output_padding, "output_padding",
                                                                                  minimum=0)
         self.activation = F.get_activation(activation)
@@ -217,6 +208,14 @@ class Conv2DTranspose(WeightOptions, Layer):
                 "dilation_rate": list(self.dilation_rate), "activation": activation_name(self.activation),
                 "use_bias": self.use_bias, "kernel_initializer": initializer_config(self.kernel_initializer),
                 "bias_initializer": initializer_config(self.bias_initializer), **self._weight_options_config()}
+
+
+def _set_geometry(layer: Layer, kernel_size: Any, strides: Any, dilation_rate: Any, padding: Any) -> None:
+    """A 2-D convolution's window: kernel size, strides and dilation as pairs, and its padding."""
+    layer.kernel_size = normalize_pair(kernel_size, "kernel_size")
+    layer.strides = normalize_pair(strides, "strides")
+    layer.dilation_rate = normalize_pair(dilation_rate, "dilation_rate")
+    layer.padding = padding
 
 
 def single_int(value: Any, name: str) -> int:
