@@ -54,14 +54,16 @@ def say_fallback() -> None:
 
 
 def compiled(fn: Callable) -> Callable:
-    """``fn`` compiled by numba on its first call (no GIL, cached on disk). Call it only after
-    ``available()`` is True; each distinct set of argument types compiles once."""
+    """``fn`` compiled by numba on its first call (no GIL, cached on disk); each distinct set of argument
+    types compiles once. Kernels call it only where ``available()`` is True."""
     jitted = None
 
     @functools.wraps(fn)
     def call(*args):
         nonlocal jitted
         if jitted is None:
+            if not available():
+                raise RuntimeError(f"{fn.__name__} needs numba: pip install 'faltung[fast]'")
             jitted = _numba.njit(cache=True, nogil=True, fastmath=FASTMATH)(fn)
         return jitted(*args)
     call.python = fn  # the plain Python loops: for reading, and for tests of a loop's logic

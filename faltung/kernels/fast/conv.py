@@ -21,7 +21,8 @@ from . import scratch
 from .parallel import images_per_chunk, map_chunks
 from ..padding import Pads
 from ..reference.im2col import add_windows, tap_slices, windows
-from .scratch import pad_into_buffer
+from .scratch import pad_or_crop
+from . import winograd
 
 CHUNK_BYTES = 4 * 2**20  # a chunk's buffers: measured best here among 1-8 MiB (L2 is 2 MiB a core, L3 shared)
 # The correlation form of dx is one product with C_in output columns over every input pixel: BLAS
@@ -48,14 +49,6 @@ def relu_passed(g: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.multiply(g, passed, out=scratch.buffer("relu.grad", g.shape, g.dtype))
 
 
-def pad_or_crop(x: np.ndarray, pads: Pads, purpose: str) -> np.ndarray:
-    """Like ``pad_into_buffer`` but a negative entry removes rows/columns instead."""
-    (top, bottom), (left, right) = pads
-    h, w = x.shape[1:3]
-    x = x[:, max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
-    return pad_into_buffer(x, ((max(top, 0), max(bottom, 0)), (max(left, 0), max(right, 0))), purpose)
-
-
 def _is_pointwise(kernel_hw, strides, pads, in_hw, out_hw) -> bool:
     """A 1×1 convolution over every pixel: a dense layer on each pixel's channels. (Not when only
     some outputs are computed, as the fused conv + pooling does.)"""
@@ -68,7 +61,7 @@ def _columns(x: np.ndarray, kernel_hw, strides, dilation, pads: Pads, out_hw) ->
     column buffer, or a plain reshape of ``x`` for a 1×1 convolution (a dense layer on pixels)."""
     if _is_pointwise(kernel_hw, strides, pads, x.shape[1:3], out_hw):
         return x.reshape(-1, x.shape[3])
-    xp = pad_into_buffer(x, pads, "conv.xp")
+    xp = pad_or_crop(x, pads, "conv.xp")
     m, c_in = xp.shape[0], xp.shape[3]
     taps, pixels = kernel_hw[0] * kernel_hw[1], m * out_hw[0] * out_hw[1]
     if c_in == 1:  # the columns' transpose, one tap a row: each copy moves runs of out_w values
@@ -82,37 +75,54 @@ def _columns(x: np.ndarray, kernel_hw, strides, dilation, pads: Pads, out_hw) ->
     return cols
 
 
-def forward_rows(x: np.ndarray, w2: np.ndarray, b: np.ndarray | None, kernel_hw, strides, dilation, pads: Pads,
-                 out_hw, out: np.ndarray, relu: bool = False) -> None:
-    """The forward of a few images x (m, H, W, C_in) into ``out`` (m·out_h·out_w, C_out):
-    im2col, the product with ``w2`` (kh·kw·C_in, C_out), + b, then max(·, 0) if ``relu``."""
-    np.matmul(_columns(x, kernel_hw, strides, dilation, pads, out_hw), w2, out=out)
-    if b is not None:
-        out += b
-    if relu:
-        np.maximum(out, 0, out=out)
+class Forward:
+    """The forward of one conv layer, a chunk of images at a time: ``chunk(x, out)`` computes the
+    images x (m, H, W, C_in) into ``out`` (m, out_h, out_w, C_out), then max(·, 0) if ``relu``.
 
+    3x3 filters with stride 1 on enough channels go through Winograd's F(2x2, 3x3)
+    (``winograd``, compiled); others through im2col and one product with w (kh·kw·C_in, C_out)."""
 
-def forward_chunk(w_shape, out_hw, itemsize: int, n: int) -> int:
-    """Images per forward chunk: a chunk's columns and output fit CHUNK_BYTES."""
-    kh, kw, c_in, c_out = w_shape
-    return images_per_chunk(CHUNK_BYTES, out_hw[0] * out_hw[1] * (kh * kw * c_in + c_out) * itemsize, n)
+    def __init__(self, w: np.ndarray, b: np.ndarray | None, strides, dilation, pads: Pads, out_hw,
+                 relu: bool = False):
+        self.kernel_hw, c_out = w.shape[:2], w.shape[3]
+        self.geometry, self.out_hw, self.relu, self.b = (strides, dilation, pads), tuple(out_hw), relu, b
+        self.w2 = w.reshape(-1, c_out)
+        self.winograd = winograd.applies(w.shape, strides, dilation)
+        if self.winograd:
+            self.u = winograd.filter_transform(w)
+            self.bias = np.zeros(c_out, w.dtype) if b is None else b.astype(w.dtype, copy=False)
+
+    def chunk_images(self, n: int, itemsize: int) -> int:
+        """Images per chunk: a chunk's columns (or tiles) and output fit CHUNK_BYTES."""
+        taps_c_in, c_out = self.w2.shape
+        pixels = self.out_hw[0] * self.out_hw[1]
+        per_image = winograd.tile_values(self.out_hw, self.u.shape[1], c_out) + pixels * c_out if self.winograd \
+            else pixels * (taps_c_in + c_out)
+        return images_per_chunk(CHUNK_BYTES, per_image * itemsize, n)
+
+    def chunk(self, x: np.ndarray, out: np.ndarray) -> None:
+        strides, dilation, pads = self.geometry
+        if self.winograd:
+            return winograd.convolve(x, self.u, self.bias, self.relu, pads[0][0], pads[1][0], out)
+        out2 = out.reshape(-1, out.shape[3])
+        np.matmul(_columns(x, self.kernel_hw, strides, dilation, pads, self.out_hw), self.w2, out=out2)
+        if self.b is not None:
+            out2 += self.b
+        if self.relu:
+            np.maximum(out2, 0, out=out2)
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, strides: tuple[int, int],
                    dilation: tuple[int, int], pads: Pads, out_hw: tuple[int, int], relu: bool = False) -> np.ndarray:
     """x (N, H, W, C_in), w (kh, kw, C_in, C_out), b (C_out,) or None -> (N, out_h, out_w, C_out),
     then max(·, 0) if ``relu``."""
-    kh, kw, _, c_out = w.shape
-    n, rows = x.shape[0], out_hw[0] * out_hw[1]
-    w2 = w.reshape(-1, c_out)
-    out = scratch.result((n, *out_hw, c_out), np.result_type(x, w))
-    out2 = out.reshape(-1, c_out)
+    n = x.shape[0]
+    out = scratch.result((n, *out_hw, w.shape[3]), np.result_type(x, w))
+    forward = Forward(w, b, strides, dilation, pads, out_hw, relu)
     # every layer on both cores: even a grey first layer (K=9), memory-bound, gains now that bias and
     # relu run per chunk (28x28x1->32 forward: 4.2 against 6.1 ms on one thread)
-    map_chunks(lambda start, stop: forward_rows(x[start:stop], w2, b, (kh, kw), strides, dilation, pads, out_hw,
-                                                out2[start * rows:stop * rows], relu),
-               n, forward_chunk(w.shape, out_hw, out.itemsize, n))
+    map_chunks(lambda start, stop: forward.chunk(x[start:stop], out[start:stop]), n,
+               forward.chunk_images(n, out.itemsize))
     return out
 
 
@@ -120,26 +130,42 @@ class Gradients:
     """The backward of one conv layer, a chunk of images at a time: given dL/dZ of the images
     ``start:stop`` as rows (m·out_h·out_w, C_out), ``chunk`` writes their dx and returns their
     share of db and dW; ``result`` adds the shares up. Entries of ``need`` (dx, dW, db) that are
-    False come back None and are not computed."""
+    False come back None and are not computed.
+
+    dW: Winograd's dU = Σ V[k]ᵀ · dM[k] where the forward used Winograd, else colsᵀ · dZ.
+    dx: with stride 1 on large enough images, a forward convolution of the zero-padded dZ with the
+    filters rotated by 180° and their channel axes swapped (``Forward``, so Winograd for 3x3);
+    else col2im(dZ · Wᵀ)."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, strides, dilation, pads: Pads, out_hw, dtype,
                  need: tuple[bool, bool, bool] = (True, True, True)):
-        c_in, c_out = w.shape[2:]
+        kh, kw, c_in, c_out = w.shape
         self.x, self.w, self.geometry, self.out_hw, self.need = x, w, (strides, dilation, pads), out_hw, need
         self.dtype = np.dtype(dtype)
-        self.by_correlation = need[0] and tuple(strides) == (1, 1) and c_in >= MIN_CHANNELS_FOR_CORRELATION \
-            and x.shape[1] * x.shape[2] >= MIN_PIXELS_FOR_CORRELATION
-        self.dx = scratch.result(x.shape, dtype) if need[0] else None
         self.w2 = w.reshape(-1, c_out)
-        self.flipped = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)) if self.by_correlation else None
+        self.winograd = need[1] and winograd.applies(w.shape, strides, dilation)
+        self.dx = scratch.result(x.shape, dtype) if need[0] else None
+        self.by_correlation = need[0] and tuple(strides) == (1, 1) and (
+            winograd.applies((kh, kw, c_out, c_in), strides, dilation)
+            or c_in >= MIN_CHANNELS_FOR_CORRELATION and x.shape[1] * x.shape[2] >= MIN_PIXELS_FOR_CORRELATION)
+        if self.by_correlation:
+            (dh, dw_), ((top, _), (left, _)) = dilation, pads
+            h, width = x.shape[1:3]
+            back_pads = ((dh * (kh - 1) - top, h + top - out_hw[0]), (dw_ * (kw - 1) - left, width + left - out_hw[1]))
+            flipped = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
+            self.dx_forward = Forward(flipped, None, (1, 1), dilation, back_pads, (h, width))
 
     def chunk_images(self, n: int) -> int:
-        """Images per backward chunk: its columns, two gradient blocks and any correlation buffers
-        fit CHUNK_BYTES."""
+        """Images per backward chunk: its columns or tiles, two gradient blocks and any correlation
+        buffers fit CHUNK_BYTES."""
         kh, kw, c_in, c_out = self.w.shape
-        per_image = self.out_hw[0] * self.out_hw[1] * (kh * kw * c_in + 2 * c_out)
+        pixels = self.out_hw[0] * self.out_hw[1]
+        per_image = pixels * 2 * c_out + (winograd.tile_values(self.out_hw, c_in, c_out) if self.winograd
+                                          else pixels * kh * kw * c_in)
         if self.by_correlation:
-            per_image += self.x.shape[1] * self.x.shape[2] * (kh * kw * c_out + c_in)
+            in_hw = self.x.shape[1:3]
+            per_image += winograd.tile_values(in_hw, c_out, c_in) if self.dx_forward.winograd \
+                else in_hw[0] * in_hw[1] * (kh * kw * c_out + c_in)
         return images_per_chunk(CHUNK_BYTES, per_image * self.dtype.itemsize, n)
 
     def chunk(self, start: int, stop: int, g: np.ndarray):
@@ -147,22 +173,49 @@ class Gradients:
         strides, dilation, pads = self.geometry
         kernel_hw = self.w.shape[:2]
         need_dx, need_dw, need_db = self.need
+        g4 = g.reshape(-1, *self.out_hw, self.w.shape[3])
         db = sum_rows(g) if need_db else None
-        dw = _columns(self.x[start:stop], kernel_hw, strides, dilation, pads, self.out_hw).T @ g if need_dw else None
+        if self.winograd:  # dU of the transformed filters; result() turns the sum into dW
+            dw = winograd.filter_gradient_share(self.x[start:stop], g4, pads[0][0], pads[1][0])
+        elif need_dw:
+            cols = _columns(self.x[start:stop], kernel_hw, strides, dilation, pads, self.out_hw)
+            dw = np.matmul(cols.T, g, out=scratch.buffer("conv.dw", self.w2.shape, g.dtype))
+        else:
+            dw = None
         if self.by_correlation:
-            _input_grad_by_correlation(g.reshape(-1, *self.out_hw, self.w.shape[3]), self.flipped, self.x.shape,
-                                       dilation, pads, self.dx[start:stop])
+            self.dx_forward.chunk(g4, self.dx[start:stop])
         elif need_dx:
             _input_grad_by_col2im(g, self.w2, kernel_hw, strides, dilation, pads, self.out_hw, self.dx[start:stop])
         return db, dw
 
+    @staticmethod
+    def fold(acc: tuple | None, part: tuple) -> tuple:
+        """The (db, dW) shares of two runs of chunks added up (``parallel.map_chunks``' fold): the
+        first copied (a chunk's shares may be its thread's reused buffers), the next added in place."""
+        if acc is None:
+            return tuple(None if p is None else p.copy() for p in part)
+        for a, p in zip(acc, part):
+            if a is not None:
+                a += p
+        return acc
+
     def result(self, parts: list) -> tuple:
-        """(dx, dW, db) from the chunks' (db, dW) shares, in order."""
+        """(dx, dW, db) from the (db, dW) shares of the chunks or of the threads' runs of chunks."""
         c_out = self.w.shape[3]
         db = sum((p[0] for p in parts), np.zeros(c_out, self.dtype)) if self.need[2] else None
-        dw = sum((p[1] for p in parts), np.zeros((self.w2.shape[0], c_out), self.dtype)).reshape(self.w.shape) \
-            if self.need[1] else None  # zeros for an empty batch
+        if self.winograd:
+            dw = winograd.filter_gradient(sum((p[1] for p in parts), np.zeros((16, *self.w.shape[2:]), self.dtype)))
+        elif self.need[1]:  # zeros for an empty batch
+            dw = sum((p[1] for p in parts), np.zeros((self.w2.shape[0], c_out), self.dtype)).reshape(self.w.shape)
+        else:
+            dw = None
         return self.dx, dw, db
+
+    def run(self, chunk) -> tuple:
+        """(dx, dW, db) of the whole batch: ``chunk(start, stop)`` -> that chunk's (db, dW) shares,
+        run over the batch on the thread pool."""
+        n = self.x.shape[0]
+        return self.result(map_chunks(chunk, n, self.chunk_images(n), self.fold))
 
 
 def conv2d_backward(grad: np.ndarray, x: np.ndarray, w: np.ndarray, strides: tuple[int, int],
@@ -184,20 +237,7 @@ def conv2d_backward(grad: np.ndarray, x: np.ndarray, w: np.ndarray, strides: tup
         if mask2 is not None:
             g = relu_passed(g, mask2[start * rows:stop * rows])
         return grads.chunk(start, stop, g)
-    return grads.result(map_chunks(chunk, n, grads.chunk_images(n)))
-
-
-def _input_grad_by_correlation(g: np.ndarray, flipped: np.ndarray, x_shape, dilation, pads, dx: np.ndarray) -> None:
-    """Stride 1: dx = dZ (zero-padded by d(k-1) minus the forward padding) ⋆ rot180(f) with C_in, C_out
-    swapped (``flipped``), for the few images of ``g`` (m, out_h, out_w, C_out), into ``dx`` (m, H, W, C_in)."""
-    kh, kw, c_out, c_in = flipped.shape
-    (dh, dw_), ((top, bottom), (left, right)) = dilation, pads
-    h, width = x_shape[1:3]
-    out_h, out_w = g.shape[1:3]
-    back_pads = ((dh * (kh - 1) - top, h + top - out_h), (dw_ * (kw - 1) - left, width + left - out_w))
-    gp = pad_or_crop(g, back_pads, "conv.gp")
-    cols = _columns(gp, (kh, kw), (1, 1), dilation, ((0, 0), (0, 0)), (h, width))
-    np.matmul(cols, flipped.reshape(-1, c_in), out=dx.reshape(-1, c_in))
+    return grads.run(chunk)
 
 
 def _input_grad_by_col2im(g: np.ndarray, w2: np.ndarray, kernel_hw, strides, dilation, pads: Pads, out_hw,

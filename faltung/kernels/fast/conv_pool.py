@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import scratch
-from .conv import Gradients, forward_chunk, forward_rows, relu_passed
+from .conv import Forward, Gradients, relu_passed
 from .parallel import map_chunks
 from .pooling import max_pool_backward_into, running_max
 from .scratch import pad_into_buffer
@@ -43,18 +43,18 @@ def conv2d_max_pool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, 
     pool_hw, pool_strides, pool_pads, pooled_hw = pool
     out_hw = reached(out_hw, pool)
     n, c_out = x.shape[0], w.shape[3]
-    rows, w2 = out_hw[0] * out_hw[1], w.reshape(-1, w.shape[3])
+    forward = Forward(w, b, strides, dilation, pads, out_hw)
     pooled = scratch.result((n, *pooled_hw, c_out), np.result_type(x, w))
     took = scratch.result((pool_hw[0] * pool_hw[1] - 1,) + pooled.shape, bool)
 
     def chunk(start: int, stop: int) -> None:
-        z = scratch.buffer("conv_pool.z", ((stop - start) * rows, c_out), pooled.dtype)
-        forward_rows(x[start:stop], w2, b, w.shape[:2], strides, dilation, pads, out_hw, z)
-        zp = pad_into_buffer(z.reshape(stop - start, *out_hw, c_out), pool_pads, "conv_pool.zp", -np.inf)
+        z = scratch.buffer("conv_pool.z", (stop - start, *out_hw, c_out), pooled.dtype)
+        forward.chunk(x[start:stop], z)
+        zp = pad_into_buffer(z, pool_pads, "conv_pool.zp", -np.inf)
         running_max(zp, pool_hw, pool_strides, pooled_hw, pooled[start:stop], took[:, start:stop])
         if relu:
             np.maximum(pooled[start:stop], 0, out=pooled[start:stop])
-    map_chunks(chunk, n, forward_chunk(w.shape, out_hw, pooled.itemsize, n))
+    map_chunks(chunk, n, forward.chunk_images(n, pooled.itemsize))
     return pooled, took
 
 
@@ -75,4 +75,4 @@ def conv2d_max_pool_backward(grad: np.ndarray, pooled: np.ndarray, took: np.ndar
         dz = scratch.buffer("conv_pool.dz", (stop - start, *out_hw, c_out), g.dtype)
         max_pool_backward_into(dz, g, took[:, start:stop], pool_hw, pool_strides, pool_pads)
         return grads.chunk(start, stop, dz.reshape(-1, c_out))
-    return grads.result(map_chunks(chunk, x.shape[0], grads.chunk_images(x.shape[0])))
+    return grads.run(chunk)

@@ -101,16 +101,28 @@ def _run(tasks: list[Callable[[], Any]]) -> list:
     return list(_pool.map(lambda task: task(), tasks))
 
 
-def map_chunks(fn: Callable[[int, int], Any], n: int, chunk: int) -> list:
+def map_chunks(fn: Callable[[int, int], Any], n: int, chunk: int,
+               fold: Callable[[Any, Any], Any] | None = None) -> list:
     """``[fn(start, stop) for each chunk of range(n)]``; with several threads, each takes one
-    contiguous share of the chunks (one hand-off per thread, not per chunk)."""
+    contiguous share of the chunks (one hand-off per thread, not per chunk).
+
+    With ``fold``, each share's results are folded as they come (``acc = fold(acc, result)``, acc
+    None at first) and the list holds one result per share: the chunks' partial sums of a gradient
+    add up in the thread that made them, in the same order whatever the timing."""
     spans = [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
     workers = min(threads(), len(spans))
+
+    def run(share: list) -> list:
+        if fold is None:
+            return [fn(a, b) for a, b in share]
+        acc = None
+        for a, b in share:
+            acc = fold(acc, fn(a, b))
+        return [] if acc is None else [acc]
     if workers < 2:
-        return [fn(a, b) for a, b in spans]
+        return run(spans)
     shares = [spans[i * len(spans) // workers:(i + 1) * len(spans) // workers] for i in range(workers)]
-    results = _run([lambda share=share: [fn(a, b) for a, b in share] for share in shares])
-    return [r for share in results for r in share]
+    return [r for results in _run([lambda share=share: run(share) for share in shares]) for r in results]
 
 
 def images_per_chunk(budget_bytes: int, bytes_per_image: int, n: int) -> int:

@@ -127,3 +127,11 @@ def pad_into_buffer(x: np.ndarray, pads: Pads, purpose: str, value: float = 0.0)
     xp[:, top:top + h, left + w:] = value
     xp[:, top:top + h, left:left + w] = x
     return xp
+
+
+def pad_or_crop(x: np.ndarray, pads: Pads, purpose: str) -> np.ndarray:
+    """Like ``pad_into_buffer`` but a negative entry removes rows/columns instead."""
+    (top, bottom), (left, right) = pads
+    h, w = x.shape[1:3]
+    x = x[:, max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
+    return pad_into_buffer(x, ((max(top, 0), max(bottom, 0)), (max(left, 0), max(right, 0))), purpose)
