@@ -287,3 +287,11 @@ def test_configure_the_worker_threads():
     finally:
         backend.configure(num_threads=previous)
     assert parallel.threads() == previous
+
+
+def test_import_faltung_does_not_import_numba():
+    """The compiled kernels' numba is imported on their first use, never by ``import faltung``."""
+    out = _run_python("import sys, faltung, faltung.keras; from faltung import zoo; print('numba' in sys.modules)",
+                      FALTUNG_KERNELS="fast")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"

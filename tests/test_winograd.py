@@ -84,7 +84,9 @@ def test_other_shapes_and_missing_numba_take_im2col(monkeypatch):
     assert not winograd.applies((5, 5, 8, 8), (1, 1), (1, 1))   # 5x5
     assert not winograd.applies((3, 3, 1, 8), (1, 1), (1, 1))   # one input channel
     monkeypatch.setattr(compiled, "_numba", False)
-    assert not winograd.applies((3, 3, 8, 8), (1, 1), (1, 1))
+    monkeypatch.setattr(compiled, "_said", False)
+    with pytest.warns(compiled.KernelWarning, match="numba is not installed"):
+        assert not winograd.applies((3, 3, 8, 8), (1, 1), (1, 1))
     x, f, b, out_hw, pads = _case(np.random.default_rng(3), 2, 6, 6, 8, 8, "same", np.float64)
     np.testing.assert_allclose(fast.conv2d_forward(x, f, b, (1, 1), (1, 1), pads, out_hw),
                                reference.conv2d_forward(x, f, b, (1, 1), (1, 1), pads, out_hw), rtol=1e-12)

@@ -226,6 +226,7 @@ def run(args) -> int:
     if args.lr is not None:
         model.optimizer.learning_rate = args.lr
     model.metadata["settings"] = {key: getattr(args, key) for key in SETTINGS}
+    model.metadata["epochs_trained"] = start_epoch  # a checkpoint saved before any epoch ends says 0
     resume_point = ResumePoint()
     csv_logger = callbacks.CSVLogger(history_csv, append=bool(args.resume))
 

@@ -174,9 +174,15 @@ MIN_CHANNELS = 4
 
 def applies(w_shape, strides, dilation) -> bool:
     """Whether a convolution with filters w_shape (kh, kw, C_in, C_out) runs by Winograd here: 3x3
-    filters, stride 1, no dilation, enough channels, and numba to compile the transforms."""
-    return tuple(w_shape[:2]) == (3, 3) and tuple(strides) == (1, 1) and tuple(dilation) == (1, 1) \
-        and min(w_shape[2:]) >= MIN_CHANNELS and _compiled.available()
+    filters, stride 1, no dilation, enough channels, and numba to compile the transforms (without
+    it, im2col, said once)."""
+    if tuple(w_shape[:2]) != (3, 3) or tuple(strides) != (1, 1) or tuple(dilation) != (1, 1) \
+            or min(w_shape[2:]) < MIN_CHANNELS:
+        return False
+    if not _compiled.available():
+        _compiled.say_fallback()
+        return False
+    return True
 
 
 def tile_values(out_hw, c_in: int, c_out: int) -> int:
