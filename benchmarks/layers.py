@@ -2,7 +2,8 @@
 
     python benchmarks/layers.py [--repeats 7] [--only conv]
 
-Prints a markdown table: faltung ms, torch ms (the faster of NCHW and channels_last),
+faltung runs inside ``backend.scope()``, as a training step does (fit, train_on_batch): NumPy's
+BLAS on one thread while faltung's thread pool works. Prints a markdown table: faltung ms, torch ms (the faster of NCHW and channels_last),
 ratio (faltung / torch: below 1 is faster), faltung GFLOP/s, and each framework's rate as a %
 of NumPy's measured matmul peak (torch above 100 %: faster than BLAS could do the bare products).
 """
@@ -13,7 +14,7 @@ import argparse
 import numpy as np
 
 import faltung.functional as F
-from faltung import Tensor, no_grad
+from faltung import Tensor, backend, no_grad
 
 from common import header, matmul_peak_gflops, median_ms, pause, table, blas_threads
 
@@ -128,7 +129,8 @@ def main():
         if args.only and args.only not in label:
             continue
         fwd, both, out_shape = faltung_case(kind, shape, c_out, k, s, padding, rng)
-        f = {"fwd": median_ms(fwd, args.repeats), "fwd+bwd": median_ms(both, args.repeats)}
+        with backend.scope():  # as in fit or train_on_batch: NumPy's BLAS on one thread for the whole run
+            f = {"fwd": median_ms(fwd, args.repeats), "fwd+bwd": median_ms(both, args.repeats)}
         pause()
         t = {"fwd": float("inf"), "fwd+bwd": float("inf")}
         for channels_last in ((False, True) if kind != "dense" else (False,)):

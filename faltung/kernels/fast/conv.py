@@ -89,7 +89,8 @@ class Forward:
         self.w2 = w.reshape(-1, c_out)
         self.winograd = winograd.applies(w.shape, strides, dilation)
         if self.winograd:
-            self.u = winograd.filter_transform(w)
+            self.tiling = winograd.choose(out_hw)
+            self.u = winograd.filter_transform(w, self.tiling)
             self.bias = np.zeros(c_out, w.dtype) if b is None else b.astype(w.dtype, copy=False)
 
     def chunk_images(self, n: int, itemsize: int) -> int:
@@ -103,7 +104,7 @@ class Forward:
     def chunk(self, x: np.ndarray, out: np.ndarray) -> None:
         strides, dilation, pads = self.geometry
         if self.winograd:
-            return winograd.convolve(x, self.u, self.bias, self.relu, pads[0][0], pads[1][0], out)
+            return winograd.convolve(x, self.u, self.tiling, self.bias, self.relu, pads[0][0], pads[1][0], out)
         out2 = out.reshape(-1, out.shape[3])
         np.matmul(_columns(x, self.kernel_hw, strides, dilation, pads, self.out_hw), self.w2, out=out2)
         if self.b is not None:
@@ -144,6 +145,7 @@ class Gradients:
         self.dtype = np.dtype(dtype)
         self.w2 = w.reshape(-1, c_out)
         self.winograd = need[1] and winograd.applies(w.shape, strides, dilation)
+        self.tiling = winograd.choose(out_hw) if self.winograd else None
         self.dx = scratch.result(x.shape, dtype) if need[0] else None
         self.by_correlation = need[0] and tuple(strides) == (1, 1) and (
             winograd.applies((kh, kw, c_out, c_in), strides, dilation)
@@ -176,7 +178,7 @@ class Gradients:
         g4 = g.reshape(-1, *self.out_hw, self.w.shape[3])
         db = sum_rows(g) if need_db else None
         if self.winograd:  # dU of the transformed filters; result() turns the sum into dW
-            dw = winograd.filter_gradient_share(self.x[start:stop], g4, pads[0][0], pads[1][0])
+            dw = winograd.filter_gradient_share(self.x[start:stop], g4, self.tiling, pads[0][0], pads[1][0])
         elif need_dw:
             cols = _columns(self.x[start:stop], kernel_hw, strides, dilation, pads, self.out_hw)
             dw = np.matmul(cols.T, g, out=scratch.buffer("conv.dw", self.w2.shape, g.dtype))
@@ -204,7 +206,8 @@ class Gradients:
         c_out = self.w.shape[3]
         db = sum((p[0] for p in parts), np.zeros(c_out, self.dtype)) if self.need[2] else None
         if self.winograd:
-            dw = winograd.filter_gradient(sum((p[1] for p in parts), np.zeros((16, *self.w.shape[2:]), self.dtype)))
+            du = sum((p[1] for p in parts), np.zeros((self.tiling.alpha ** 2, *self.w.shape[2:]), self.dtype))
+            dw = winograd.filter_gradient(du, self.tiling)
         elif self.need[1]:  # zeros for an empty batch
             dw = sum((p[1] for p in parts), np.zeros((self.w2.shape[0], c_out), self.dtype)).reshape(self.w.shape)
         else:

@@ -1,14 +1,15 @@
-"""3x3 convolutions with stride 1 by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016).
+"""3x3 convolutions with stride 1 by Winograd's minimal filtering (Lavin and Gray, 2016).
 
 The lecture's layer computes each output pixel from a 3x3 window: 9 products per input
-channel per filter. Winograd computes a 2x2 tile of outputs from the 4x4 input tile d
-that covers it with 16 products instead of 36 (2.25x fewer):
+channel per filter. Winograd's F(m x m, 3x3) computes an m x m tile of outputs from the
+(m+2) x (m+2) input tile d that covers it with (m+2)² products instead of 9m²: F(2x2, 3x3)
+16 instead of 36 (2.25x fewer), F(4x4, 3x3) 36 instead of 144 (4x fewer):
 
     Y = Aᵀ [ (G f Gᵀ) ⊙ (Bᵀ d B) ] A
 
-``U = G f Gᵀ`` transforms a filter (3x3 -> 4x4, once per call), ``V = Bᵀ d B`` an input tile
-(4x4 -> 4x4, additions only), and ``Aᵀ M A`` brings the 4x4 products back to the 2x2 outputs.
-Summed over input channels, the ⊙ becomes 16 matrix products, one per tile position k:
+``U = G f Gᵀ`` transforms a filter (3x3 -> α x α, α = m + 2, once per call), ``V = Bᵀ d B`` an
+input tile, and ``Aᵀ M A`` brings the α x α products back to the m x m outputs. Summed over
+input channels, the ⊙ becomes α² matrix products, one per tile position k:
 ``M[k] = V[k] · U[k]`` with V[k] (tiles, C_in) and U[k] (C_in, C_out), done by BLAS.
 
 Measured here, Winograd in three passes over the whole batch is slower than PyTorch (the
@@ -25,11 +26,17 @@ The same machinery gives the whole backward pass:
   dU[k] = V[k]ᵀ · dM[k] (summed over tiles: long products BLAS runs well), and
   U = G f Gᵀ gives df = Gᵀ dU G.
 
-Float32 error: the transforms have coefficients 0, ±1 and ±1/2, so the results stay within a
-few float32 roundings of direct convolution (``tests/test_winograd.py`` bounds the relative
-error at 1e-5 against float64 on activations of realistic scale; the issue asks for 1e-4).
+Which tile: the one with fewer products for the image (F(4x4) on a 32x32 output: 64 tiles of 36,
+against 256 of 16 for F(2x2)); F(2x2) when they tie, as on 5x5 outputs, where F(4x4)'s tiles
+would mostly cover padding. Float32 error: F(2x2)'s transforms have coefficients 0, ±1 and ±1/2
+(a few roundings of direct convolution, about 3e-7 relative here); F(4x4)'s reach 8 and 1/24,
+about 8e-6 relative on 128 channels (``tests/test_winograd.py`` bounds both at 1e-4 against
+float64 on activations of realistic scale).
 """
 from __future__ import annotations
+
+import functools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -38,133 +45,177 @@ from . import compiled as _compiled
 from .compiled import compiled
 from .scratch import pad_or_crop
 
-# The transforms of F(2x2, 3x3) (Lavin and Gray, eq. 8); Bᵀ and Aᵀ appear unrolled in the loops below.
-G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
-TILE = 2  # outputs per tile side; a tile reads 4x4 inputs
 
 
-def filter_transform(f: np.ndarray) -> np.ndarray:
-    """U = G f Gᵀ for every filter: f (3, 3, C_in, C_out) -> U (16, C_in, C_out), k = 4·row + column.
+class Tiling(NamedTuple):
+    """One F(m x m, 3x3): its transforms Bᵀ (α x α), G (α x 3) and Aᵀ (m x α), α = m + 2."""
+    bt: tuple
+    g: tuple
+    at: tuple
+
+    @property
+    def alpha(self) -> int:
+        return len(self.bt)
+
+    @property
+    def m(self) -> int:
+        return len(self.at)
+
+    def tiles(self, out_hw) -> tuple[int, int]:
+        """Tiles per image side: ceil(out / m)."""
+        return -(-out_hw[0] // self.m), -(-out_hw[1] // self.m)
+
+    def products(self, out_hw) -> int:
+        """Products per image per input and output channel: tiles · α²."""
+        th, tw = self.tiles(out_hw)
+        return th * tw * self.alpha ** 2
+
+
+# Lavin and Gray's transforms: F(2x2, 3x3) (their eq. 8) and F(4x4, 3x3) (their eq. 10)
+F2 = Tiling(bt=((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1)),
+            g=((1, 0, 0), (1 / 2, 1 / 2, 1 / 2), (1 / 2, -1 / 2, 1 / 2), (0, 0, 1)),
+            at=((1, 1, 1, 0), (0, 1, -1, -1)))
+F4 = Tiling(bt=((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0), (0, -2, -1, 2, 1, 0),
+                (0, 2, -1, -2, 1, 0), (0, 4, 0, -5, 0, 1)),
+            g=((1 / 4, 0, 0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6), (1 / 24, 1 / 12, 1 / 6),
+               (1 / 24, -1 / 12, 1 / 6), (0, 0, 1)),
+            at=((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1)))
+
+
+def choose(out_hw) -> Tiling:
+    """The tiling with fewer products for an output of out_hw; F(2x2) on a tie (smaller error)."""
+    return F4 if F4.products(out_hw) < F2.products(out_hw) else F2
+
+
+@functools.lru_cache(maxsize=None)
+def coefficients(matrix: tuple, dtype) -> tuple:
+    """A transform as a tuple of tuples of ``dtype`` scalars: numba compiles one loop per tuple
+    length, so the loops over a row below have a constant count that LLVM unrolls."""
+    return tuple(tuple(np.dtype(dtype).type(c) for c in row) for row in matrix)
+
+
+def filter_transform(f: np.ndarray, tiling: Tiling) -> np.ndarray:
+    """U = G f Gᵀ for every filter: f (3, 3, C_in, C_out) -> U (α², C_in, C_out), k = α·row + column.
     As two products with G over all filters at once (np.einsum took 11 ms for 128 -> 256 channels)."""
-    g = G.astype(f.dtype)
-    rows = (g @ f.reshape(3, -1)).reshape(4, 3, -1)  # G f, every filter's columns side by side
-    return np.ascontiguousarray((g @ rows).reshape(16, *f.shape[2:]))  # (G f) Gᵀ, per row of G f
+    g, alpha = np.array(tiling.g, f.dtype), tiling.alpha
+    rows = (g @ f.reshape(3, -1)).reshape(alpha, 3, -1)  # G f, every filter's columns side by side
+    return np.ascontiguousarray((g @ rows).reshape(alpha * alpha, *f.shape[2:]))  # (G f) Gᵀ, per row
 
 
-def filter_gradient(du: np.ndarray) -> np.ndarray:
-    """df = Gᵀ dU G: dU (16, C_in, C_out) -> df (3, 3, C_in, C_out)."""
-    g = G.astype(du.dtype)
-    rows = (g.T @ du.reshape(4, -1)).reshape(3, 4, -1)  # Gᵀ dU
-    return (g.T @ rows).reshape(3, 3, *du.shape[1:])     # (Gᵀ dU) G, per row
+def filter_gradient(du: np.ndarray, tiling: Tiling) -> np.ndarray:
+    """df = Gᵀ dU G: dU (α², C_in, C_out) -> df (3, 3, C_in, C_out)."""
+    g, alpha = np.array(tiling.g, du.dtype), tiling.alpha
+    rows = (g.T @ du.reshape(alpha, -1)).reshape(3, alpha, -1)  # Gᵀ dU
+    return (g.T @ rows).reshape(3, 3, *du.shape[1:])             # (Gᵀ dU) G, per row
 
 
-# The loops below run over the channel axis innermost (contiguous in NHWC), each reading two or
-# three arrays and writing one: LLVM vectorises such a loop; the same sums written as one loop
-# body with 16 loads and 16 stores were not vectorised (too many pointers to check for overlap)
-# and ran 10x slower (input tiles of 8x32x32x32: 3.3 against 0.33 ms).
+# The loops below run over the channel axis innermost (contiguous in NHWC), each writing one array
+# with the sum over a transform's row inside (a constant count: unrolled): LLVM vectorises such a
+# loop. The same sums of F(2x2) written as one loop body with 16 loads and 16 stores were not
+# vectorised (too many pointers to check for overlap) and ran 10x slower (input tiles of
+# 8x32x32x32: 3.3 against 0.33 ms); loops over a matrix's nonzero entries, adding into the
+# output, ran 1.5-2x slower than these.
 
 
 @compiled
-def input_tiles(xp, tiles_h, tiles_w, v):
-    """V = Bᵀ d B for every 4x4 tile d of the padded input xp (m, ≥ 2·tiles_h + 2, ≥ 2·tiles_w + 2, C),
-    tile (i, j) starting at row 2i, column 2j: into v (16, m·tiles_h·tiles_w, C), row 4·a + b
+def input_tiles(xp, bt, tiles_h, tiles_w, v):
+    """V = Bᵀ d B for every α x α tile d of the padded input xp (m, ≥ m·tiles_h + 2, ≥ m·tiles_w + 2, C),
+    tile (i, j) starting at row m·i, column m·j: into v (α², images·tiles_h·tiles_w, C), row α·a + b
     holding entry (a, b) of every tile."""
-    m, h, w, c = xp.shape
-    e = np.empty((4, w, c), xp.dtype)
-    for n in range(m):
+    images, h, w, c = xp.shape
+    alpha = len(bt)
+    step = alpha - 2
+    e = np.empty((alpha, w, c), xp.dtype)
+    for n in range(images):
         for ti in range(tiles_h):
-            r = 2 * ti
-            for j in range(w):  # Bᵀ d for the whole tile row: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3
-                for k in range(c):
-                    e[0, j, k] = xp[n, r, j, k] - xp[n, r + 2, j, k]
-                for k in range(c):
-                    e[1, j, k] = xp[n, r + 1, j, k] + xp[n, r + 2, j, k]
-                for k in range(c):
-                    e[2, j, k] = xp[n, r + 2, j, k] - xp[n, r + 1, j, k]
-                for k in range(c):
-                    e[3, j, k] = xp[n, r + 1, j, k] - xp[n, r + 3, j, k]
-            for tj in range(tiles_w):  # (Bᵀ d) B: the same combinations of each tile's four columns
-                t, col = (n * tiles_h + ti) * tiles_w + tj, 2 * tj
-                for a in range(4):
+            r = step * ti
+            for a in range(alpha):  # Bᵀ d for the whole row of tiles: e[a] = Σ_i Bᵀ[a, i] · row r + i
+                coef = bt[a]
+                for j in range(w):
                     for k in range(c):
-                        v[4 * a, t, k] = e[a, col, k] - e[a, col + 2, k]
-                    for k in range(c):
-                        v[4 * a + 1, t, k] = e[a, col + 1, k] + e[a, col + 2, k]
-                    for k in range(c):
-                        v[4 * a + 2, t, k] = e[a, col + 2, k] - e[a, col + 1, k]
-                    for k in range(c):
-                        v[4 * a + 3, t, k] = e[a, col + 1, k] - e[a, col + 3, k]
+                        acc = coef[0] * xp[n, r, j, k]
+                        for i in range(1, alpha):
+                            acc += coef[i] * xp[n, r + i, j, k]
+                        e[a, j, k] = acc
+            for tj in range(tiles_w):  # (Bᵀ d) B: the same on each tile's columns
+                t, col = (n * tiles_h + ti) * tiles_w + tj, step * tj
+                for a in range(alpha):
+                    for b in range(alpha):
+                        coef = bt[b]
+                        for k in range(c):
+                            acc = coef[0] * e[a, col, k]
+                            for j in range(1, alpha):
+                                acc += coef[j] * e[a, col + j, k]
+                            v[alpha * a + b, t, k] = acc
 
 
 @compiled
-def output_tiles(mt, bias, relu, tiles_h, tiles_w, y):
-    """Y = Aᵀ M A (+ bias, then max(·, 0) if ``relu``) for every tile: mt (16, m·tiles_h·tiles_w, C_out)
-    -> y (m, out_h, out_w, C_out); outputs past out_h/out_w (a last half tile) are dropped."""
-    m, out_h, out_w, c = y.shape
-    s = np.empty((2, 4, c), mt.dtype)
-    z = np.empty((2, 2, c), mt.dtype)
-    for n in range(m):
+def output_tiles(mt, at, bias, relu, tiles_h, tiles_w, y):
+    """Y = Aᵀ M A (+ bias, then max(·, 0) if ``relu``) for every tile: mt (α², images·tiles_h·tiles_w, C_out)
+    -> y (images, out_h, out_w, C_out); outputs past out_h/out_w (a last part tile) are dropped."""
+    images, out_h, out_w, c = y.shape
+    step, alpha = len(at), len(at[0])
+    s = np.empty((step, alpha, c), mt.dtype)
+    for n in range(images):
         for ti in range(tiles_h):
             for tj in range(tiles_w):
                 t = (n * tiles_h + ti) * tiles_w + tj
-                for j in range(4):  # Aᵀ M: rows m0 + m1 + m2 and m1 - m2 - m3
-                    for k in range(c):
-                        s[0, j, k] = mt[j, t, k] + mt[4 + j, t, k] + mt[8 + j, t, k]
-                    for k in range(c):
-                        s[1, j, k] = mt[4 + j, t, k] - mt[8 + j, t, k] - mt[12 + j, t, k]
-                for i in range(2):  # (Aᵀ M) A: the same on each row's columns, + b
-                    for k in range(c):
-                        z[i, 0, k] = s[i, 0, k] + s[i, 1, k] + s[i, 2, k] + bias[k]
-                    for k in range(c):
-                        z[i, 1, k] = s[i, 1, k] - s[i, 2, k] - s[i, 3, k] + bias[k]
-                for i in range(min(2, out_h - 2 * ti)):
-                    for j in range(min(2, out_w - 2 * tj)):
-                        if relu:
-                            for k in range(c):
-                                y[n, 2 * ti + i, 2 * tj + j, k] = max(z[i, j, k], 0)
-                        else:
-                            for k in range(c):
-                                y[n, 2 * ti + i, 2 * tj + j, k] = z[i, j, k]
+                for i in range(step):  # Aᵀ M: s[i, b] = Σ_a Aᵀ[i, a] · M[a, b]
+                    coef = at[i]
+                    for b in range(alpha):
+                        for k in range(c):
+                            acc = coef[0] * mt[b, t, k]
+                            for a in range(1, alpha):
+                                acc += coef[a] * mt[alpha * a + b, t, k]
+                            s[i, b, k] = acc
+                for i in range(min(step, out_h - step * ti)):  # (Aᵀ M) A + b, inside the image only
+                    for j in range(min(step, out_w - step * tj)):
+                        coef = at[j]
+                        for k in range(c):
+                            acc = bias[k]
+                            for b in range(alpha):
+                                acc += coef[b] * s[i, b, k]
+                            y[n, step * ti + i, step * tj + j, k] = max(acc, 0) if relu else acc
 
 
 @compiled
-def gradient_tiles(g, tiles_h, tiles_w, dmt):
-    """dM = A dY Aᵀ for every 2x2 tile of dL/dY g (m, out_h, out_w, C_out) (zero past its edge)
-    into dmt (16, m·tiles_h·tiles_w, C_out): the gradient of ``output_tiles``' sums."""
-    m, out_h, out_w, c = g.shape
-    q = np.zeros((2, 2, c), g.dtype)
-    h = np.empty((4, 2, c), g.dtype)
-    for n in range(m):
+def gradient_tiles(g, a_matrix, tiles_h, tiles_w, dmt):
+    """dM = A dY Aᵀ for every m x m tile of dL/dY g (images, out_h, out_w, C_out) (zero past its edge)
+    into dmt (α², images·tiles_h·tiles_w, C_out): the gradient of ``output_tiles``' sums.
+    ``a_matrix`` is A (α x m), the transpose of ``output_tiles``' Aᵀ."""
+    images, out_h, out_w, c = g.shape
+    alpha, step = len(a_matrix), len(a_matrix[0])
+    q = np.zeros((step, step, c), g.dtype)
+    h = np.empty((alpha, step, c), g.dtype)
+    for n in range(images):
         for ti in range(tiles_h):
             for tj in range(tiles_w):
                 t = (n * tiles_h + ti) * tiles_w + tj
-                rows, cols = min(2, out_h - 2 * ti), min(2, out_w - 2 * tj)
-                for i in range(2):  # the tile's 2x2 gradients, zeros past the edge
-                    for j in range(2):
+                rows, cols = min(step, out_h - step * ti), min(step, out_w - step * tj)
+                for i in range(step):  # the tile's gradients, zeros past the edge
+                    for j in range(step):
                         if i < rows and j < cols:
                             for k in range(c):
-                                q[i, j, k] = g[n, 2 * ti + i, 2 * tj + j, k]
+                                q[i, j, k] = g[n, step * ti + i, step * tj + j, k]
                         else:
                             for k in range(c):
                                 q[i, j, k] = 0
-                for j in range(2):  # A dY: rows g0, g0 + g1, g0 - g1, -g1
-                    for k in range(c):
-                        h[0, j, k] = q[0, j, k]
-                    for k in range(c):
-                        h[1, j, k] = q[0, j, k] + q[1, j, k]
-                    for k in range(c):
-                        h[2, j, k] = q[0, j, k] - q[1, j, k]
-                    for k in range(c):
-                        h[3, j, k] = -q[1, j, k]
-                for a in range(4):  # (A dY) Aᵀ: the same combinations of each row's two columns
-                    for k in range(c):
-                        dmt[4 * a, t, k] = h[a, 0, k]
-                    for k in range(c):
-                        dmt[4 * a + 1, t, k] = h[a, 0, k] + h[a, 1, k]
-                    for k in range(c):
-                        dmt[4 * a + 2, t, k] = h[a, 0, k] - h[a, 1, k]
-                    for k in range(c):
-                        dmt[4 * a + 3, t, k] = -h[a, 1, k]
+                for a in range(alpha):  # A dY: h[a, j] = Σ_i A[a, i] · dY[i, j]
+                    coef = a_matrix[a]
+                    for j in range(step):
+                        for k in range(c):
+                            acc = coef[0] * q[0, j, k]
+                            for i in range(1, step):
+                                acc += coef[i] * q[i, j, k]
+                            h[a, j, k] = acc
+                for a in range(alpha):  # (A dY) Aᵀ: the same on each row's columns
+                    for b in range(alpha):
+                        coef = a_matrix[b]
+                        for k in range(c):
+                            acc = coef[0] * h[a, 0, k]
+                            for j in range(1, step):
+                                acc += coef[j] * h[a, j, k]
+                            dmt[alpha * a + b, t, k] = acc
 
 
 # Input and output channels both at least this: measured here (32x32xC_in->C_out, batch 64, forward +
@@ -186,44 +237,43 @@ def applies(w_shape, strides, dilation) -> bool:
 
 
 def tile_values(out_hw, c_in: int, c_out: int) -> int:
-    """Values of one image's transformed tiles V (16, tiles, C_in) and products M (16, tiles, C_out)."""
-    th, tw = tiles(out_hw)
-    return 16 * th * tw * (c_in + c_out)
+    """Values of one image's transformed tiles V (α², tiles, C_in) and products M (α², tiles, C_out)."""
+    tiling = choose(out_hw)
+    return tiling.products(out_hw) * (c_in + c_out)
 
 
-def tiles(out_hw) -> tuple[int, int]:
-    """Tiles per image side: ceil(out / 2)."""
-    return (out_hw[0] + TILE - 1) // TILE, (out_hw[1] + TILE - 1) // TILE
-
-
-def padded(x: np.ndarray, top: int, left: int, tiles_hw) -> np.ndarray:
-    """x (m, H, W, C) zero-padded by ``top``/``left`` (negative: cropped) and on the far sides to
-    the 2·tiles + 2 rows and columns the tiles read: this thread's reused buffer."""
-    rows, cols = 2 * tiles_hw[0] + 2, 2 * tiles_hw[1] + 2
+def padded(x: np.ndarray, top: int, left: int, tiling: Tiling, tiles_hw) -> np.ndarray:
+    """x (images, H, W, C) zero-padded by ``top``/``left`` (negative: cropped) and on the far sides to
+    the m·tiles + 2 rows and columns the tiles read: this thread's reused buffer."""
+    rows, cols = tiling.m * tiles_hw[0] + 2, tiling.m * tiles_hw[1] + 2
     return pad_or_crop(x, ((top, rows - x.shape[1] - top), (left, cols - x.shape[2] - left)), "winograd.xp")
 
 
-def convolve(x: np.ndarray, u: np.ndarray, bias: np.ndarray, relu: bool, top: int, left: int,
+def convolve(x: np.ndarray, u: np.ndarray, tiling: Tiling, bias: np.ndarray, relu: bool, top: int, left: int,
              y: np.ndarray) -> None:
-    """y (m, out_h, out_w, C_out) = the 3x3 stride-1 convolution of x (m, H, W, C_in), zero-padded by
-    ``top``/``left`` (and as far as needed on the other sides), with transformed filters u
-    (16, C_in, C_out), + bias, then relu if asked: input tiles, 16 products, output tiles."""
-    m, out_h, out_w, c_out = y.shape
-    th, tw = tiles((out_h, out_w))
-    v = scratch.buffer("winograd.v", (16, m * th * tw, x.shape[3]), y.dtype)
-    mt = scratch.buffer("winograd.m", (16, m * th * tw, c_out), y.dtype)
-    input_tiles(padded(x, top, left, (th, tw)), th, tw, v)
+    """y (images, out_h, out_w, C_out) = the 3x3 stride-1 convolution of x (images, H, W, C_in),
+    zero-padded by ``top``/``left`` (and as far as needed on the other sides), with filters
+    transformed for ``tiling`` u (α², C_in, C_out), + bias, then relu if asked: input tiles, α²
+    products, output tiles."""
+    images, out_h, out_w, c_out = y.shape
+    th, tw = tiling.tiles((out_h, out_w))
+    tiles_count, squares = images * th * tw, tiling.alpha ** 2
+    v = scratch.buffer("winograd.v", (squares, tiles_count, x.shape[3]), y.dtype)
+    mt = scratch.buffer("winograd.m", (squares, tiles_count, c_out), y.dtype)
+    input_tiles(padded(x, top, left, tiling, (th, tw)), coefficients(tiling.bt, y.dtype), th, tw, v)
     np.matmul(v, u, out=mt)
-    output_tiles(mt, bias, relu, th, tw, y)
+    output_tiles(mt, coefficients(tiling.at, y.dtype), bias, relu, th, tw, y)
 
 
-def filter_gradient_share(x: np.ndarray, g: np.ndarray, top: int, left: int) -> np.ndarray:
-    """dU (16, C_in, C_out) of a few images: Σ over their tiles of V[k]ᵀ · dM[k], from x (m, H, W, C_in)
-    and dL/dZ g (m, out_h, out_w, C_out); in this thread's reused buffer."""
-    m, out_h, out_w, c_out = g.shape
-    th, tw = tiles((out_h, out_w))
-    v = scratch.buffer("winograd.v", (16, m * th * tw, x.shape[3]), g.dtype)
-    dmt = scratch.buffer("winograd.m", (16, m * th * tw, c_out), g.dtype)
-    input_tiles(padded(x, top, left, (th, tw)), th, tw, v)
-    gradient_tiles(g, th, tw, dmt)
-    return np.matmul(v.transpose(0, 2, 1), dmt, out=scratch.buffer("winograd.du", (16, x.shape[3], c_out), g.dtype))
+def filter_gradient_share(x: np.ndarray, g: np.ndarray, tiling: Tiling, top: int, left: int) -> np.ndarray:
+    """dU (α², C_in, C_out) of a few images: Σ over their tiles of V[k]ᵀ · dM[k], from x (images, H, W, C_in)
+    and dL/dZ g (images, out_h, out_w, C_out); in this thread's reused buffer."""
+    images, out_h, out_w, c_out = g.shape
+    th, tw = tiling.tiles((out_h, out_w))
+    tiles_count, squares = images * th * tw, tiling.alpha ** 2
+    v = scratch.buffer("winograd.v", (squares, tiles_count, x.shape[3]), g.dtype)
+    dmt = scratch.buffer("winograd.m", (squares, tiles_count, c_out), g.dtype)
+    input_tiles(padded(x, top, left, tiling, (th, tw)), coefficients(tiling.bt, g.dtype), th, tw, v)
+    gradient_tiles(g, coefficients(tuple(zip(*tiling.at)), g.dtype), th, tw, dmt)
+    du = scratch.buffer("winograd.du", (squares, x.shape[3], c_out), g.dtype)
+    return np.matmul(v.transpose(0, 2, 1), dmt, out=du)
