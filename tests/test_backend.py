@@ -19,7 +19,7 @@ import faltung as ft
 import faltung.functional as F
 from faltung import Tensor, backend, callbacks, zoo
 from faltung.kernels import fast, reference
-from faltung.kernels.fast import memory, parallel, scratch
+from faltung.kernels.fast import compiled, memory, parallel, scratch
 
 PACKAGE = pathlib.Path(ft.__file__).parent
 
@@ -295,3 +295,31 @@ def test_import_faltung_does_not_import_numba():
                       FALTUNG_KERNELS="fast")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_without_numba_the_fast_kernels_say_so_once_and_compute_the_same():
+    """FALTUNG_NUMBA=0 stands for a machine without numba: the fast kernels fall back to their NumPy
+    versions, warn once (not once per layer or step), and train to the same numbers."""
+    code = """
+import json, warnings, numpy as np, faltung as ft
+from faltung import zoo
+warnings.simplefilter("always")
+ft.set_seed(0)
+model = zoo.build("vgg-small", (16, 16, 3), 10)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+x, y = np.random.default_rng(0).random((16, 16, 16, 3)).astype(np.float32), np.arange(16) % 10
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    losses = [float(model.train_on_batch(x, y)) for _ in range(3)]
+said = [str(w.message) for w in caught if "numba" in str(w.message)]
+print(json.dumps([losses, said]))
+"""
+    results = {}
+    for numba in ("0", "1"):
+        out = _run_python(code, FALTUNG_KERNELS="fast", FALTUNG_NUMBA=numba)
+        assert out.returncode == 0, out.stderr
+        results[numba] = json.loads(out.stdout.strip().splitlines()[-1])
+    (without, said), (with_numba, silent) = results["0"], results["1"]
+    assert len(said) == 1 and "pip install 'faltung[fast]'" in said[0]
+    assert silent == [] or not compiled.available()
+    np.testing.assert_allclose(without, with_numba, rtol=1e-4)
