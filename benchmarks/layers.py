@@ -22,6 +22,7 @@ BATCH = 64
 # (label, kind, (H, W, C_in), C_out or pool, kernel, stride, padding)
 ROWS = [
     ("conv 28x28x1->32 k5 valid", "conv", (28, 28, 1), 32, 5, 1, "valid"),
+    ("conv 28x28x1->32 k3 same", "conv", (28, 28, 1), 32, 3, 1, "same"),
     ("conv 32x32x3->32 k3 same", "conv", (32, 32, 3), 32, 3, 1, "same"),
     ("conv 32x32x32->64 k3 same", "conv", (32, 32, 32), 64, 3, 1, "same"),
     ("conv 16x16x64->128 k3 same", "conv", (16, 16, 64), 128, 3, 1, "same"),

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import faltung as ft
 import faltung.functional as F
 from faltung import Tensor
 from faltung.kernels import fast, reference
@@ -57,22 +58,30 @@ def test_gradients_match_finite_differences(kind, pool, strides, padding):
     assert gradcheck(lambda t: POOL[kind](t, pool, strides, padding), [x])
 
 
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10**6), kind=st.sampled_from(["max", "avg"]))
-def test_fast_kernels_equal_reference(seed, kind):
-    """Forward and backward, on tied maxima too (the gradient goes to the same first maximum)."""
-    rng = np.random.default_rng(seed)
-    h, w = (int(v) for v in rng.integers(1, 10, size=2))
-    pool = tuple(int(v) for v in rng.integers(1, 4, size=2))
+def _random_pooling(rng, dtype):
+    """A random pooling case: sizes, windows, strides and padding, an input of few values (ties in most
+    windows) or normal ones, with a few NaN and -inf in some, and an output gradient."""
+    h, w = (int(v) for v in rng.integers(1, 12, size=2))
+    pool = tuple(int(v) for v in rng.integers(1, 5, size=2))
     strides = tuple(int(v) for v in rng.integers(1, 4, size=2))
-    padding = "same" if rng.integers(2) else "valid"
-    if padding == "valid" and (h < pool[0] or w < pool[1]):
-        return
-    x = rng.standard_normal((2, h, w, 3)) if seed % 2 else rng.integers(-1, 2, (2, h, w, 3)).astype(float)
+    padding = "same" if rng.integers(2) or h < pool[0] or w < pool[1] else "valid"
+    c = int(rng.choice([1, 3, 16, 37]))  # 37: vector loops and their remainders
+    x = rng.standard_normal((2, h, w, c)) if rng.integers(2) else rng.integers(-1, 2, (2, h, w, c)).astype(float)
+    if rng.integers(3) == 0:
+        x[rng.random(x.shape) < 0.1] = np.nan
+        x[rng.random(x.shape) < 0.1] = -np.inf
     pads = resolve_pads(padding, (h, w), pool, strides)
     out_hw = (-(-h // strides[0]), -(-w // strides[1])) if padding == "same" else \
         ((h - pool[0]) // strides[0] + 1, (w - pool[1]) // strides[1] + 1)
-    grad = rng.standard_normal((2, *out_hw, 3))
+    return x.astype(dtype), pool, strides, pads, out_hw, rng.standard_normal((2, *out_hw, c)).astype(dtype)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), kind=st.sampled_from(["max", "avg"]), dtype=st.sampled_from([np.float32, np.float64]))
+def test_fast_kernels_equal_reference(seed, kind, dtype):
+    """Forward and backward in float32 and float64, on tied maxima (the gradient goes to the same first
+    maximum), NaN (it wins a max, as the reference's argmax has it) and -inf."""
+    x, pool, strides, pads, out_hw, grad = _random_pooling(np.random.default_rng(seed), dtype)
     results = []
     for kernels in (fast, reference):
         if kind == "max":
@@ -81,8 +90,39 @@ def test_fast_kernels_equal_reference(seed, kind):
         else:
             results.append((kernels.avg_pool_forward(x, pool, strides, pads, out_hw),
                             kernels.avg_pool_backward(grad, x.shape, pool, strides, pads)))
+    tol = 1e-6 if dtype == np.float32 else 1e-12
     for a, c in zip(*results):
-        np.testing.assert_allclose(a, c, atol=1e-12)
+        assert a.dtype == c.dtype == dtype
+        np.testing.assert_allclose(a, c, rtol=tol, atol=tol)  # NaN where the reference has NaN
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_nan_propagates_as_in_the_reference(kind):
+    """A NaN in a window makes its output NaN; a max's gradient goes to the window's first NaN (the
+    reference's argmax), an average's to every cell; windows without NaN are untouched."""
+    x = np.arange(16.0, dtype=np.float32).reshape(1, 4, 4, 1)
+    x[0, 0, 1, 0] = x[0, 1, 0, 0] = np.nan  # two NaN in the top-left 2x2 window
+    z, dx = _pool_with_grad(kind, x, 2, None, "valid", 0)
+    assert np.isnan(z[0, 0, 0, 0]) and not np.isnan(z[0, 1:, :]).any() and not np.isnan(z[0, :, 1:]).any()
+    with ft.backend.kernels("reference"):
+        z_ref, dx_ref = _pool_with_grad(kind, x, 2, None, "valid", 0)
+    np.testing.assert_array_equal(z, z_ref)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-6)
+    if kind == "max":
+        assert dx[0, 0, 1, 0] != 0 and dx[0, 1, 0, 0] == 0 and dx[0, 0, 0, 0] == 0
+
+
+def test_a_window_of_minus_infinity_sends_its_gradient_where_the_reference_does():
+    """All cells -inf: the reference's argmax takes each window's position 0, a padding cell in the
+    windows of the first row and column (whose gradient is dropped); the compiled loops agree."""
+    x = np.full((1, 3, 3, 2), -np.inf)
+    pads = resolve_pads("same", (3, 3), (3, 3), (1, 1))
+    grad = np.ones((1, 3, 3, 2))
+    for kernels in (fast, reference):
+        z, took = kernels.max_pool_forward(x, (3, 3), (1, 1), pads, (3, 3))
+        assert np.all(z == -np.inf)
+        dx = kernels.max_pool_backward(grad, took, x.shape, (3, 3), (1, 1), pads)
+        np.testing.assert_array_equal(dx[0, :, :, 1], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])
 
 
 def test_bad_arguments_are_refused():
@@ -178,22 +218,24 @@ def test_tied_maxima_match_pytorch(torch, seed):
     np.testing.assert_allclose(dx, tx.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_tiled_average_equals_the_general_kernel(seed, monkeypatch):
-    """Average pooling windows that tile the image take the two-pass kernel; it equals the tap-by-tap
-    kernel, forward and backward, 'same' padding and uncovered rows/columns included."""
-    from faltung.kernels.fast import tiled_pooling
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_2x2_loops_equal_the_general_loops(seed, kind, monkeypatch):
+    """2x2 windows at stride 2 take loops of their own; they equal the general loops, forward and backward,
+    on odd sizes (a last row or column no window reads), ties and NaN included."""
+    from faltung.kernels.fast import pooling
     rng = np.random.default_rng(900 + seed)
-    h, w = (int(v) for v in rng.integers(1, 15, size=2))
-    pool = tuple(int(v) for v in rng.integers(1, 5, size=2))
-    padding = "same" if seed % 2 or h < pool[0] or w < pool[1] else "valid"
-    x = np.maximum(rng.integers(-2, 4, size=(3, h, w, 4)), 0).astype(np.float32)
-    assert tiled_pooling.tiles(pool, pool)
-    fast = _pool_with_grad("avg", x, pool, None, padding, seed)
-    monkeypatch.setattr(tiled_pooling, "tiles", lambda pool, strides: False)
-    general = _pool_with_grad("avg", x, pool, None, padding, seed)
-    for a, b in zip(fast, general):
-        assert a.dtype == b.dtype == np.float32
+    h, w = (int(v) for v in rng.integers(2, 15, size=2))
+    x = np.maximum(rng.integers(-2, 4, size=(3, h, w, 17)), 0).astype(np.float32 if seed % 2 else np.float64)
+    x[rng.random(x.shape) < 0.02] = np.nan
+    x[0, 0, 0, 0] = np.nan
+    assert pooling._is_2x2((2, 2), (2, 2), ((0, 0), (0, 0)))
+    special = _pool_with_grad(kind, x, 2, None, "valid", seed)
+    monkeypatch.setattr(pooling, "_is_2x2", lambda pool, strides, pads: False)
+    general = _pool_with_grad(kind, x, 2, None, "valid", seed)
+    assert np.isnan(special[0]).any()
+    for a, b in zip(special, general):
+        assert a.dtype == b.dtype == x.dtype
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
@@ -210,11 +252,11 @@ def test_threaded_chunks_equal_one_pass_over_the_batch(workers, kind, monkeypatc
     x = np.maximum(rng.integers(-3, 5, size=(7, 9, 8, 6)), 0).astype(np.float32)  # relu-like, with ties
     for pool, strides, padding in [((2, 2), None, "valid"), ((3, 3), (2, 2), "same"), ((2, 3), (3, 2), "valid"),
                                    ((3, 2), None, "same")]:
-        monkeypatch.setattr(pooling, "CHUNK_BYTES", 10**9)
+        monkeypatch.setattr(pooling, "_share", lambda n: n)
         whole = _pool_with_grad(kind, x, pool, strides, padding, 5)
         monkeypatch.setattr(parallel, "_threads", None)
         monkeypatch.setenv("FALTUNG_NUM_THREADS", str(workers))
-        monkeypatch.setattr(pooling, "CHUNK_BYTES", x[0].nbytes * 3 // 2)  # one image a chunk
+        monkeypatch.setattr(pooling, "_share", lambda n: 1)  # one image a chunk
         try:
             chunked = _pool_with_grad(kind, x, pool, strides, padding, 5)
         finally:

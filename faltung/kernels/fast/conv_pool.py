@@ -11,16 +11,19 @@ reaches main memory. Backward, dL/dZ is nonzero only at each window's winner, an
 pooled value is > 0 (the winner's relu passed); it is built per chunk in cache and handed straight
 to the convolution's backward. The results are those of the two layers run apart (to the
 rounding of sums, where outputs no pooling window reads are skipped).
+
+The pooling is compiled (``pooling``); without numba the pair runs apart instead: this module's
+convolution, then the reference pooling.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import scratch
-from .conv import Forward, Gradients, relu_passed
+from .. import reference
+from . import compiled, scratch
+from .conv import Forward, Gradients, conv2d_backward, conv2d_forward, relu_passed
 from .parallel import map_chunks
-from .pooling import max_pool_backward_into, running_max
-from .scratch import pad_into_buffer
+from .pooling import max_pool_backward_into, max_pool_into, position_dtype
 
 ConvGeometry = tuple  # (strides, dilation, pads, out_hw) of the convolution
 PoolGeometry = tuple  # (pool, strides, pads, out_hw) of the max pooling
@@ -38,20 +41,21 @@ def reached(conv_hw: tuple[int, int], pool: PoolGeometry) -> tuple[int, int]:
 def conv2d_max_pool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, conv: ConvGeometry,
                             pool: PoolGeometry, relu: bool) -> tuple[np.ndarray, np.ndarray]:
     """x (N, H, W, C_in), w (kh, kw, C_in, C_out), b (C_out,) or None -> (pooled (N, p_h, p_w, C_out),
-    took (T-1, N, p_h, p_w, C_out)), ``took`` as in ``pooling.running_max``."""
+    took (N, p_h, p_w, C_out)), ``took`` as in ``pooling.max_pool_forward``."""
+    if not compiled.available():
+        return _apart_forward(x, w, b, conv, pool, relu)
     strides, dilation, pads, out_hw = conv
     pool_hw, pool_strides, pool_pads, pooled_hw = pool
     out_hw = reached(out_hw, pool)
     n, c_out = x.shape[0], w.shape[3]
     forward = Forward(w, b, strides, dilation, pads, out_hw)
     pooled = scratch.result((n, *pooled_hw, c_out), np.result_type(x, w))
-    took = scratch.result((pool_hw[0] * pool_hw[1] - 1,) + pooled.shape, bool)
+    took = scratch.result(pooled.shape, position_dtype(pool_hw))
 
     def chunk(start: int, stop: int) -> None:
         z = scratch.buffer("conv_pool.z", (stop - start, *out_hw, c_out), pooled.dtype)
         forward.chunk(x[start:stop], z)
-        zp = pad_into_buffer(z, pool_pads, "conv_pool.zp", -np.inf)
-        running_max(zp, pool_hw, pool_strides, pooled_hw, pooled[start:stop], took[:, start:stop])
+        max_pool_into(z, pool_hw, pool_strides, pool_pads, pooled[start:stop], took[start:stop])
         if relu:
             np.maximum(pooled[start:stop], 0, out=pooled[start:stop])
     map_chunks(chunk, n, forward.chunk_images(n, pooled.itemsize))
@@ -62,6 +66,8 @@ def conv2d_max_pool_backward(grad: np.ndarray, pooled: np.ndarray, took: np.ndar
                              w: np.ndarray, conv: ConvGeometry, pool: PoolGeometry, relu: bool,
                              need: tuple[bool, bool, bool] = (True, True, True)) -> tuple:
     """(dx, dW, db) from dL/d(pooled) ``grad`` (N, p_h, p_w, C_out); None where ``need`` is False."""
+    if not compiled.available():
+        return _apart_backward(grad, took, x, w, conv, pool, relu, need)
     strides, dilation, pads, out_hw = conv
     pool_hw, pool_strides, pool_pads, _ = pool
     out_hw = reached(out_hw, pool)
@@ -73,6 +79,21 @@ def conv2d_max_pool_backward(grad: np.ndarray, pooled: np.ndarray, took: np.ndar
         if relu:  # the winner's relu passed exactly where the pooled value is > 0
             g = relu_passed(g, pooled[start:stop])
         dz = scratch.buffer("conv_pool.dz", (stop - start, *out_hw, c_out), g.dtype)
-        max_pool_backward_into(dz, g, took[:, start:stop], pool_hw, pool_strides, pool_pads)
+        max_pool_backward_into(dz, g, took[start:stop], pool_hw, pool_strides, pool_pads)
         return grads.chunk(start, stop, dz.reshape(-1, c_out))
     return grads.run(chunk)
+
+
+def _apart_forward(x, w, b, conv: ConvGeometry, pool: PoolGeometry, relu: bool) -> tuple[np.ndarray, tuple]:
+    """Without numba: this module's convolution, then the reference max pooling -> (pooled, (z, winner))."""
+    compiled.say_fallback()
+    z = conv2d_forward(x, w, b, *conv, relu=relu)
+    pooled, winner = reference.max_pool_forward(z, *pool)
+    return pooled, (z, winner)
+
+
+def _apart_backward(grad, state: tuple, x, w, conv: ConvGeometry, pool: PoolGeometry, relu: bool, need) -> tuple:
+    """The backward of ``_apart_forward``: the reference pooling's, then this module's convolution's."""
+    z, winner = state
+    dz = reference.max_pool_backward(grad, winner, z.shape, *pool[:3])
+    return conv2d_backward(dz, x, w, *conv[:3], need=need, relu_out=z if relu else None)

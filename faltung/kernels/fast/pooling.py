@@ -1,163 +1,121 @@
-"""Max and average pooling kernels over NHWC images, forward and backward.
+"""Max and average pooling over NHWC images, forward and backward, as compiled loops (numba).
 
 The lecture's max pooling, ``Z[i, j, r] = max_{i', j' in [0, m)} X[s·i + i', s·j + j', r]``,
-and average pooling, the mean over the same window. With 'same' padding,
-padded cells never win a max (they are -inf) and an average divides by the
-number of real cells in its window (Keras/TensorFlow semantics).
+and average pooling, the mean over the same window, with Keras/TensorFlow's padding: padded
+cells never win a max and are not counted in an average. The loops (``pooling_loops``) read
+each input cell once per window that holds it, with the channels innermost (contiguous in
+NHWC, so LLVM vectorises them), and skip the padding instead of materialising it. The batch
+is cut into one share per worker of faltung's thread pool; the loops release the GIL, so the
+shares run on all cores at once.
 
-Pooling is memory-bound: every kernel runs over cache-sized chunks of the batch on
-faltung's thread pool, each chunk's passes done while it is in cache.
+Max pooling's forward hands its backward ``took`` (N, out_h, out_w, C): the position
+``t = i'·m_w + j'`` of each window's winner, int8 (int32 for windows of more than 127 cells).
+
+Without numba each function is the reference kernel (``compiled.say_fallback`` says so once).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import scratch
-from . import tiled_pooling as tiled
+from .. import reference
+from . import compiled, pooling_loops as loops, scratch
 from ..padding import Pads
-from ..reference.im2col import tap_slices
 from ..reference.pooling import real_cell_counts
-from .parallel import images_per_chunk, map_chunks
-from .scratch import pad_into_buffer
-
-CHUNK_BYTES = 2**20  # of input per chunk (measured here among 0.25-4 MiB on 128x26x26x32 and 32x32x64)
+from .parallel import map_chunks, threads
 
 
-def _in_chunks(fn, shape: tuple[int, ...], itemsize: int) -> None:
-    """``fn(start, stop)`` over chunks of a batch of images of ``shape`` (N, H, W, C), about CHUNK_BYTES
-    of them each, on the thread pool."""
-    map_chunks(fn, shape[0], images_per_chunk(CHUNK_BYTES, int(np.prod(shape[1:])) * itemsize, shape[0]))
+def _share(n: int) -> int:
+    """Images per chunk: one share of the batch per worker. The loops stream through memory once,
+    so smaller, cache-sized chunks gain nothing here, and each call costs a few microseconds."""
+    return max(1, -(-n // threads()))
 
 
-def _taps(xp: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], out_hw: tuple[int, int]) -> list:
-    """One strided view (N, out_h, out_w, C) of ``xp`` per window tap, in row-major window order."""
-    return [xp[(slice(None),) + tap_slices(divmod(t, pool[1]), out_hw, strides, (1, 1))]
-            for t in range(pool[0] * pool[1])]
+def position_dtype(pool: tuple[int, int]) -> np.dtype:
+    """The smallest integer type that holds every position ``t`` of a window of ``pool`` cells."""
+    return np.dtype(np.int8 if pool[0] * pool[1] <= 127 else np.int32)
 
 
-def gradient_target(dx: np.ndarray, pool, strides, pads: Pads, out_hw, purpose: str) -> np.ndarray:
-    """Where a backward chunk writes its window gradients: ``dx`` itself, or a reused padded buffer,
-    zeroed unless the windows cover every cell of it exactly once (then each cell is assigned)."""
-    (top, bottom), (left, right) = pads
-    m, h, w, c = dx.shape
-    target = dx if top == bottom == left == right == 0 else \
-        scratch.buffer(purpose, (m, h + top + bottom, w + left + right, c), dx.dtype)
-    covered = tiled.tiles(pool, strides) and target.shape[1:3] == (out_hw[0] * pool[0], out_hw[1] * pool[1])
-    if not covered:
-        target[...] = 0
-    return target
+def _is_2x2(pool, strides, pads: Pads) -> bool:
+    """Whether the windows are the usual 2x2 at stride 2, unpadded (``pooling_loops.max_pool_2x2``)."""
+    return tuple(pool) == tuple(strides) == (2, 2) and pads == ((0, 0), (0, 0))
 
 
-def crop_into(dx: np.ndarray, target: np.ndarray, pads: Pads) -> None:
-    """Copy the unpadded interior of ``target`` into ``dx`` (nothing to do when it is ``dx``)."""
-    if target is not dx:
-        (top, _), (left, _) = pads
-        dx[...] = target[:, top:top + dx.shape[1], left:left + dx.shape[2]]
+def max_pool_into(x: np.ndarray, pool, strides, pads: Pads, out: np.ndarray, took: np.ndarray) -> None:
+    """Max pooling of a few images ``x`` (m, H, W, C) into ``out`` and ``took`` (m, out_h, out_w, C)
+    on this thread (see ``pooling_loops.max_pool``)."""
+    if _is_2x2(pool, strides, pads):
+        loops.max_pool_2x2(x, out, took)
+    else:
+        loops.max_pool(x, pool[0], pool[1], strides[0], strides[1], pads[0][0], pads[1][0], out, took)
 
 
-def running_max(xp: np.ndarray, pool, strides, out_hw, out: np.ndarray, took: np.ndarray) -> None:
-    """Max pooling of a few -inf-padded images ``xp`` (m, Hp, Wp, C) into ``out`` (m, out_h, out_w, C):
-    a running maximum over the window's T taps, one strided view each (no window copy).
-    ``took[t-1]`` (T-1, m, out_h, out_w, C) records where tap t was strictly greater than the taps
-    before it, so the winner is the last tap that took the lead: the first maximum in row-major
-    window order, as in PyTorch."""
-    taps = _taps(xp, pool, strides, out_hw)
-    np.copyto(out, taps[0])
-    for t, view in enumerate(taps[1:]):
-        np.greater(view, out, out=took[t])
-        np.maximum(out, view, out=out)
-
-
-def route_to_winners(g: np.ndarray, took: np.ndarray, target: np.ndarray, pool, strides) -> None:
-    """Put each value of ``g`` (m, out_h, out_w, C) into the cell of ``target`` (m, Hp, Wp, C) that won
-    its window (``took`` from ``running_max``), walking the taps backwards: the last tap that took
-    the lead is the winner. Overlapping windows add; others assign."""
-    views = _taps(target, pool, strides, g.shape[1:3])
-    overlapping = strides[0] < pool[0] or strides[1] < pool[1]
-    remaining = scratch.buffer("pool.remaining", g.shape, g.dtype)
-    np.copyto(remaining, g)
-    routed = scratch.buffer("pool.routed", g.shape, g.dtype)
-    for t in range(len(views) - 1, -1, -1):
-        if t > 0:
-            np.multiply(remaining, took[t - 1], out=routed)
-            remaining -= routed  # exactly 0 where routed, unchanged elsewhere (copyto(where=) is 10x slower)
-        else:
-            routed = remaining
-        if overlapping:
-            views[t] += routed
-        else:  # windows do not overlap: each cell belongs to one window, so assign
-            views[t][...] = routed
+def avg_pool_into(x: np.ndarray, pool, strides, pads: Pads, counts: np.ndarray, out: np.ndarray) -> None:
+    """Average pooling of a few images ``x`` (m, H, W, C) into ``out`` (m, out_h, out_w, C) on this thread;
+    ``counts`` (out_h, out_w): each window's real cells."""
+    if _is_2x2(pool, strides, pads):
+        loops.avg_pool_2x2(x, out)
+    else:
+        loops.avg_pool(x, pool[0], pool[1], strides[0], strides[1], pads[0][0], pads[1][0], counts, out)
 
 
 def max_pool_backward_into(dx: np.ndarray, g: np.ndarray, took: np.ndarray, pool, strides, pads: Pads) -> None:
-    """Max pooling's backward for a few images: ``dx`` (m, H, W, C) gets each value of ``g``
-    (m, out_h, out_w, C) in its window's winning cell and 0 elsewhere."""
-    target = gradient_target(dx, pool, strides, pads, g.shape[1:3], "pool.dxp")
-    route_to_winners(g, took, target, pool, strides)
-    crop_into(dx, target, pads)
+    """Max pooling's backward for a few images on this thread: ``dx`` (m, H, W, C) gets each value of
+    ``g`` (m, out_h, out_w, C) on its window's winning cell (``took``), 0 elsewhere."""
+    loops.max_pool_backward(g, took, pool[0], pool[1], strides[0], strides[1], pads[0][0], pads[1][0], dx)
 
 
 def max_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], pads: Pads,
                      out_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """x (N, H, W, C) -> (out (N, out_h, out_w, C), took (T-1, N, out_h, out_w, C) bools);
-    see ``running_max``."""
+    """x (N, H, W, C) -> (Z (N, out_h, out_w, C), took (N, out_h, out_w, C)): the maximum of each
+    window's real cells and the position of the first of them in row-major window order (NaN
+    wins, as in the reference's ``argmax``)."""
+    if not compiled.available():
+        compiled.say_fallback()
+        return reference.max_pool_forward(x, pool, strides, pads, out_hw)
     n, c = x.shape[0], x.shape[3]
     out = scratch.result((n, *out_hw, c), x.dtype)
-    took = scratch.result((pool[0] * pool[1] - 1,) + out.shape, bool)
-    _in_chunks(lambda start, stop: running_max(pad_into_buffer(x[start:stop], pads, "pool.xp", -np.inf), pool,
-                                               strides, out_hw, out[start:stop], took[:, start:stop]),
-               x.shape, x.itemsize)
+    took = scratch.result(out.shape, position_dtype(pool))
+    map_chunks(lambda a, b: max_pool_into(x[a:b], pool, strides, pads, out[a:b], took[a:b]), n, _share(n))
     return out, took
 
 
 def max_pool_backward(grad: np.ndarray, took: np.ndarray, x_shape: tuple[int, ...], pool: tuple[int, int],
                       strides: tuple[int, int], pads: Pads) -> np.ndarray:
-    """Route each output's gradient to the one input cell that won its max."""
+    """dL/dX (N, H, W, C): each output's gradient ``grad`` (N, out_h, out_w, C) on the cell that won its
+    window, 0 on the others (overlapping windows add up)."""
+    if not compiled.available():
+        compiled.say_fallback()
+        return reference.max_pool_backward(grad, took, x_shape, pool, strides, pads)
     dx = scratch.result(x_shape, grad.dtype)
-    _in_chunks(lambda start, stop: max_pool_backward_into(dx[start:stop], grad[start:stop], took[:, start:stop],
-                                                          pool, strides, pads),
-               x_shape, grad.itemsize)
+    map_chunks(lambda a, b: max_pool_backward_into(dx[a:b], grad[a:b], took[a:b], pool, strides, pads),
+               x_shape[0], _share(x_shape[0]))
     return dx
 
 
 def avg_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], pads: Pads,
                      out_hw: tuple[int, int]) -> np.ndarray:
-    """x (N, H, W, C) -> (N, out_h, out_w, C): each window's sum over its real (unpadded) cells,
-    divided by their number. The sum runs over the taps, one strided view each (in two passes,
-    along rows then down columns, when the windows tile the image)."""
-    counts = real_cell_counts(x.shape[1:3], pool, strides, pads, out_hw, x.dtype)
-    out = scratch.result((x.shape[0], *out_hw, x.shape[3]), x.dtype)
-
-    def chunk(start: int, stop: int) -> None:
-        xp, sums = pad_into_buffer(x[start:stop], pads, "pool.xp"), out[start:stop]
-        if tiled.tiles(pool, strides):
-            tiled.window_sums(xp, pool, sums)
-        else:
-            taps = _taps(xp, pool, strides, out_hw)
-            np.copyto(sums, taps[0])
-            for view in taps[1:]:
-                sums += view
-        sums /= counts
-    _in_chunks(chunk, x.shape, x.itemsize)
+    """x (N, H, W, C) -> (N, out_h, out_w, C): each window's sum over its real (unpadded) cells, divided
+    by their number."""
+    if not compiled.available():
+        compiled.say_fallback()
+        return reference.avg_pool_forward(x, pool, strides, pads, out_hw)
+    n = x.shape[0]
+    counts = real_cell_counts(x.shape[1:3], pool, strides, pads, out_hw, x.dtype)[:, :, 0]
+    out = scratch.result((n, *out_hw, x.shape[3]), x.dtype)
+    map_chunks(lambda a, b: avg_pool_into(x[a:b], pool, strides, pads, counts, out[a:b]), n, _share(n))
     return out
 
 
 def avg_pool_backward(grad: np.ndarray, x_shape: tuple[int, ...], pool: tuple[int, int],
                       strides: tuple[int, int], pads: Pads) -> np.ndarray:
-    """Spread each output's gradient evenly over the real cells of its window."""
-    out_hw = grad.shape[1:3]
-    counts = real_cell_counts(x_shape[1:3], pool, strides, pads, out_hw, grad.dtype)
+    """dL/dX (N, H, W, C): each output's gradient ``grad`` (N, out_h, out_w, C), divided by its window's
+    number of real cells, on each of them (overlapping windows add up)."""
+    if not compiled.available():
+        compiled.say_fallback()
+        return reference.avg_pool_backward(grad, x_shape, pool, strides, pads)
+    counts = real_cell_counts(x_shape[1:3], pool, strides, pads, grad.shape[1:3], grad.dtype)[:, :, 0]
     dx = scratch.result(x_shape, grad.dtype)
-
-    def chunk(start: int, stop: int) -> None:
-        target = gradient_target(dx[start:stop], pool, strides, pads, out_hw, "pool.dxp")
-        share = np.divide(grad[start:stop], counts, out=scratch.buffer("pool.share", grad[start:stop].shape,
-                                                                         grad.dtype))
-        if tiled.tiles(pool, strides):
-            tiled.spread(share, pool, target)
-        else:
-            for view in _taps(target, pool, strides, out_hw):
-                view += share
-        crop_into(dx[start:stop], target, pads)
-    _in_chunks(chunk, x_shape, grad.itemsize)
+    map_chunks(lambda a, b: loops.avg_pool_backward(grad[a:b], pool[0], pool[1], strides[0], strides[1],
+                                                    pads[0][0], pads[1][0], counts, dx[a:b]),
+               x_shape[0], _share(x_shape[0]))
     return dx
