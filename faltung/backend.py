@@ -2,8 +2,9 @@
 the array module, the default float type and the random generator.
 
 Kernels. The functional ops ask ``active_kernels()`` for their kernel and never know which
-set answers: ``"fast"`` (the default; chunked, threaded, fused) or ``"reference"`` (the
-lecture's formulas in plain NumPy, ``faltung.kernels.reference``). Both compute the same
+set answers: ``"fast"`` (the default; chunked, threaded, fused, Winograd for 3x3, loops
+compiled by numba where it is installed) or ``"reference"`` (the lecture's formulas in plain
+NumPy, ``faltung.kernels.reference``). Both compute the same
 results to float32 rounding. Choose with ``FALTUNG_KERNELS=reference|fast`` in the
 environment, ``set_kernels("reference")``, or for a block, ``with kernels("reference"):``.
 

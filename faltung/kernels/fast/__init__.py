@@ -4,8 +4,12 @@ rounding), made fast.
 What makes them fast stays in here: the batch cut into chunks whose buffers fit in cache
 (``conv``, ``pooling``), the chunks spread over a thread pool with NumPy's BLAS on one
 thread meanwhile (``parallel``), scratch buffers reused from call to call (``scratch``),
-the correlation form of the input gradient and the thresholds that choose it, relu fused
-into the convolution, and conv + relu + max pooling as one kernel (``conv_pool``).
+Winograd's minimal filtering for 3x3 stride-1 convolutions (``winograd``), the correlation
+form of the input gradient and the thresholds that choose it, relu fused into the
+convolution, conv + relu + max pooling as one kernel (``conv_pool``), and loops compiled by
+numba where NumPy would need temporaries (``compiled``: the Winograd transforms, pooling).
+Each op has one fast implementation, choosing its algorithm by shape; without numba the
+compiled parts step back to NumPy (``compiled.say_fallback``).
 ``faltung.backend`` chooses these (the default) or ``faltung.kernels.reference``.
 """
 from __future__ import annotations
