@@ -85,6 +85,31 @@ def _compare_kernel_sets(rng, relu):
         np.testing.assert_allclose(a, c, atol=1e-11)
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), c_in=st.sampled_from([1, 2, 3, 4, 16, 37]),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_compiled_col2im_equals_the_reference(seed, c_in, dtype):
+    """The fast kernels' col2im (a compiled loop) adds the window gradients onto the same pixels as the
+    reference's, padding, stride and dilation included, in float32 and float64."""
+    from faltung.kernels.fast import col2im, compiled
+    if not compiled.available():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(seed)
+    g = random_geometry(rng, max_size=9)
+    pads = explicit_pads(g["padding"], g["hw"], g["kernel"], g["strides"], g["dilation"])
+    out_hw = tuple(out_len(n, k, s, d, *p) for n, k, s, d, p in
+                   zip(g["hw"], g["kernel"], g["strides"], g["dilation"], pads))
+    if min(out_hw) < 1:
+        return
+    x_shape = (2, *g["hw"], c_in)
+    dwin = rng.standard_normal((2 * out_hw[0] * out_hw[1], g["kernel"][0] * g["kernel"][1] * c_in)).astype(dtype)
+    dx = np.full(x_shape, np.nan, dtype)  # every cell must be written, also those no window reads
+    col2im.add_windows_into(dwin, g["kernel"], g["strides"], g["dilation"], pads, out_hw, dx)
+    expected = reference.col2im(dwin, x_shape, g["kernel"], g["strides"], g["dilation"], pads, out_hw)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(dx, expected, rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("strides,padding,dilation", [
     (1, "valid", 1), (1, "same", 1), (2, "same", 1), ((2, 3), "same", (1, 2)), (1, 1, 2),
     ((3, 1), ((1, 0), (2, 1)), 1), (2, "valid", 2), (1, ((3, 0), (0, 4)), 1), (1, "same", (2, 1)),

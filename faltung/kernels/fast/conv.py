@@ -23,6 +23,7 @@ from ..padding import Pads
 from ..reference.im2col import add_windows, tap_slices, windows
 from .scratch import pad_or_crop
 from . import winograd
+from . import col2im, compiled
 
 CHUNK_BYTES = 4 * 2**20  # a chunk's buffers: measured best here among 1-8 MiB (L2 is 2 MiB a core, L3 shared)
 # The correlation form of dx is one product with C_in output columns over every input pixel: BLAS
@@ -253,6 +254,8 @@ def _input_grad_by_col2im(g: np.ndarray, w2: np.ndarray, kernel_hw, strides, dil
     if _is_pointwise(kernel_hw, strides, pads, (h, width), out_hw):
         dx.reshape(-1, c_in)[...] = dwin
         return
+    if compiled.available():  # col2im as one compiled loop (col2im.py); below, NumPy's fallback
+        return col2im.add_windows_into(dwin, kernel_hw, strides, dilation, pads, out_hw, dx)
     dxp = scratch.buffer("conv.dxp", (m, h + top + bottom, width + left + right, c_in), g.dtype)
     dxp[...] = 0
     add_windows(dxp, dwin.reshape(m, *out_hw, *kernel_hw, c_in), strides, dilation)
