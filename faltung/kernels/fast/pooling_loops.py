@@ -4,9 +4,10 @@ Window (i, j) covers the input rows ``s_h·i - top + i'`` and columns ``s_w·j -
 i' < m_h, j' < m_w; the loops visit only the part of it inside the image, so padding is never
 read, never wins a max and is never counted in an average (Keras' semantics). The channel
 loop is always innermost: C contiguous values in NHWC, which LLVM turns into vector
-instructions. What costs here is less the arithmetic than starting a channel loop (a few
-dozen instructions, against 4 vector operations for C = 64), so the loops are arranged to
-start as few as they can; the measurements below are one thread's CPU time on the
+instructions. What costs here is less the arithmetic (4 vector operations a cell for C = 64)
+than what surrounds it: each short channel loop's start, and a running maximum or sum read
+from and written back to ``out`` once per window cell. So the loops are arranged to start as
+few channel loops as they can; the measurements below are one thread's CPU time on the
 benchmark's batch (64x32x32x64 float32, 2x2/2 windows).
 """
 from __future__ import annotations
@@ -20,8 +21,9 @@ from .compiled import compiled
 def max_pool(x, m_h, m_w, s_h, s_w, top, left, out, took):
     """``out[n, i, j, r] = max_{i', j'} x[n, s_h·i - top + i', s_w·j - left + j', r]`` over the real cells;
     ``took[n, i, j, r]`` = i'·m_w + j' of the first maximum in row-major window order. As the
-    reference's argmax: a NaN wins over any number (the first NaN over later ones), and a window
-    of -inf only reports position 0. x (m, H, W, C); out, took (m, out_h, out_w, C).
+    reference's argmax: a NaN wins over any number (the first NaN over later ones), and a window whose
+    real cells are all -inf reports position 0 (a padding cell if the window starts in the padding: its
+    gradient is dropped). x (m, H, W, C); out, took (m, out_h, out_w, C).
 
     (Taking the window's rows first, as ``avg_pool`` does, measured no faster here: 1.27 against
     1.32 ms, for a tie rule much harder to read.)"""
