@@ -67,7 +67,7 @@ def test_the_transforms_are_the_lecture_formula_on_one_tile(tiling):
     alpha, m = tiling.alpha, tiling.m
     d, f = rng.standard_normal((1, alpha, alpha, 1)), rng.standard_normal((3, 3, 1, 1))
     v = np.empty((alpha * alpha, 1, 1))
-    winograd.input_tiles(d, winograd.coefficients(tiling.bt, d.dtype), 1, 1, v)
+    winograd.input_tiles(d, 0, 0, winograd.coefficients(tiling.bt, d.dtype), 1, 1, v)
     products = v * winograd.filter_transform(f, tiling)
     y = np.empty((1, m, m, 1))
     winograd.output_tiles(products, winograd.coefficients(tiling.at, d.dtype), np.zeros(1), False, 1, 1, y)

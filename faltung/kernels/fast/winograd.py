@@ -42,7 +42,6 @@ import numpy as np
 from . import scratch
 from . import compiled as _compiled
 from .compiled import compiled
-from .scratch import pad_or_crop
 
 
 
@@ -122,25 +121,38 @@ def filter_gradient(du: np.ndarray, tiling: Tiling) -> np.ndarray:
 
 
 @compiled
-def input_tiles(xp, bt, tiles_h, tiles_w, v):
-    """V = Bᵀ d B for every α x α tile d of the padded input xp (m, ≥ m·tiles_h + 2, ≥ m·tiles_w + 2, C),
-    tile (i, j) starting at row m·i, column m·j: into v (images·tiles_h·tiles_w, α², C), entry
-    (a, b) of tile t at v[t, α·a + b]: a tile's values side by side, for the next loop to read together."""
-    images, h, w, c = xp.shape
+def input_tiles(x, top, left, bt, tiles_h, tiles_w, v):
+    """V = Bᵀ d B for every α x α tile d of x (images, H, W, C) zero-padded by ``top`` rows and ``left``
+    columns (negative: cropped) and as far as the tiles reach: tile (i, j) starts at row m·i - top,
+    column m·j - left. Into v (images·tiles_h·tiles_w, α², C), entry (a, b) of tile t at
+    v[t, α·a + b]: a tile's values side by side, for the next loop to read together."""
+    images, h, w, c = x.shape
     alpha = len(bt)
     step = alpha - 2
-    e = np.empty((alpha, w, c), xp.dtype)
+    width = step * tiles_w + 2  # the padded columns the tiles read
+    e = np.zeros((alpha, width, c), x.dtype)  # columns outside x stay 0: never written
+    rows = np.zeros((alpha, w, c), x.dtype)   # a tile row's input rows when some lie outside x
+    first, last = max(0, -left), min(w, width - left)  # x's columns inside the padded width
     for n in range(images):
         for ti in range(tiles_h):
-            r = step * ti
-            for a in range(alpha):  # Bᵀ d for the whole row of tiles: e[a] = Σ_i Bᵀ[a, i] · row r + i
+            r = step * ti - top
+            if 0 <= r and r + alpha <= h:
+                src = x[n, r:r + alpha]
+            else:  # the padding's zero rows, copied around the rows of x (only at the image's edges)
+                for i in range(alpha):
+                    if 0 <= r + i < h:
+                        rows[i] = x[n, r + i]
+                    else:
+                        rows[i] = 0
+                src = rows
+            for a in range(alpha):  # Bᵀ d for the whole row of tiles: e[a] = Σ_i Bᵀ[a, i] · row i
                 coef = bt[a]
-                for j in range(w):
+                for j in range(first, last):
                     for k in range(c):
-                        acc = coef[0] * xp[n, r, j, k]
+                        acc = coef[0] * src[0, j, k]
                         for i in range(1, alpha):
-                            acc += coef[i] * xp[n, r + i, j, k]
-                        e[a, j, k] = acc
+                            acc += coef[i] * src[i, j, k]
+                        e[a, j + left, k] = acc
             for tj in range(tiles_w):  # (Bᵀ d) B: the same on each tile's columns
                 t, col = (n * tiles_h + ti) * tiles_w + tj, step * tj
                 for a in range(alpha):
@@ -246,13 +258,6 @@ def tile_values(out_hw, c_in: int, c_out: int) -> int:
     return tiling.products(out_hw) * (c_in + c_out)
 
 
-def padded(x: np.ndarray, top: int, left: int, tiling: Tiling, tiles_hw) -> np.ndarray:
-    """x (images, H, W, C) zero-padded by ``top``/``left`` (negative: cropped) and on the far sides to
-    the m·tiles + 2 rows and columns the tiles read: this thread's reused buffer."""
-    rows, cols = tiling.m * tiles_hw[0] + 2, tiling.m * tiles_hw[1] + 2
-    return pad_or_crop(x, ((top, rows - x.shape[1] - top), (left, cols - x.shape[2] - left)), "winograd.xp")
-
-
 def convolve(x: np.ndarray, u: np.ndarray, tiling: Tiling, bias: np.ndarray, relu: bool, top: int, left: int,
              y: np.ndarray) -> None:
     """y (images, out_h, out_w, C_out) = the 3x3 stride-1 convolution of x (images, H, W, C_in),
@@ -264,7 +269,7 @@ def convolve(x: np.ndarray, u: np.ndarray, tiling: Tiling, bias: np.ndarray, rel
     tiles_count, squares = images * th * tw, tiling.alpha ** 2
     v = scratch.buffer("winograd.v", (tiles_count, squares, x.shape[3]), y.dtype)
     mt = scratch.buffer("winograd.m", (tiles_count, squares, c_out), y.dtype)
-    input_tiles(padded(x, top, left, tiling, (th, tw)), coefficients(tiling.bt, y.dtype), th, tw, v)
+    input_tiles(x, top, left, coefficients(tiling.bt, y.dtype), th, tw, v)
     np.matmul(v.transpose(1, 0, 2), u, out=mt.transpose(1, 0, 2))  # BLAS reads the strided views as they are
     output_tiles(mt, coefficients(tiling.at, y.dtype), bias, relu, th, tw, y)
 
@@ -277,7 +282,7 @@ def filter_gradient_share(x: np.ndarray, g: np.ndarray, tiling: Tiling, top: int
     tiles_count, squares = images * th * tw, tiling.alpha ** 2
     v = scratch.buffer("winograd.v", (tiles_count, squares, x.shape[3]), g.dtype)
     dmt = scratch.buffer("winograd.m", (tiles_count, squares, c_out), g.dtype)
-    input_tiles(padded(x, top, left, tiling, (th, tw)), coefficients(tiling.bt, g.dtype), th, tw, v)
+    input_tiles(x, top, left, coefficients(tiling.bt, g.dtype), th, tw, v)
     gradient_tiles(g, coefficients(tuple(zip(*tiling.at)), g.dtype), th, tw, dmt)
     du = scratch.buffer("winograd.du", (squares, x.shape[3], c_out), g.dtype)
     return np.matmul(v.transpose(1, 2, 0), dmt.transpose(1, 0, 2), out=du)
