@@ -254,7 +254,9 @@ def _input_grad_by_col2im(g: np.ndarray, w2: np.ndarray, kernel_hw, strides, dil
     if _is_pointwise(kernel_hw, strides, pads, (h, width), out_hw):
         dx.reshape(-1, c_in)[...] = dwin
         return
-    if compiled.available():  # col2im as one compiled loop (col2im.py); below, NumPy's fallback
+    # col2im as one compiled loop (col2im.py), but on grey images at stride 1, where NumPy's strided adds
+    # move unit-stride runs along rows (64x28x28x1, 3x3: 0.86 against 1.20 ms); NumPy's also without numba
+    if compiled.available() and (c_in > 1 or tuple(strides) != (1, 1)):
         return col2im.add_windows_into(dwin, kernel_hw, strides, dilation, pads, out_hw, dx)
     dxp = scratch.buffer("conv.dxp", (m, h + top + bottom, width + left + right, c_in), g.dtype)
     dxp[...] = 0
