@@ -229,9 +229,9 @@ def test_2x2_loops_equal_the_general_loops(seed, kind, monkeypatch):
     x = np.maximum(rng.integers(-2, 4, size=(3, h, w, 17)), 0).astype(np.float32 if seed % 2 else np.float64)
     x[rng.random(x.shape) < 0.02] = np.nan
     x[0, 0, 0, 0] = np.nan
-    assert pooling._is_2x2((2, 2), (2, 2), ((0, 0), (0, 0)))
+    assert pooling.is_2x2((2, 2), (2, 2), ((0, 0), (0, 0)))
     special = _pool_with_grad(kind, x, 2, None, "valid", seed)
-    monkeypatch.setattr(pooling, "_is_2x2", lambda pool, strides, pads: False)
+    monkeypatch.setattr(pooling, "is_2x2", lambda pool, strides, pads: False)
     general = _pool_with_grad(kind, x, 2, None, "valid", seed)
     assert np.isnan(special[0]).any()
     for a, b in zip(special, general):

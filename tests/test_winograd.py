@@ -95,3 +95,43 @@ def test_other_shapes_and_missing_numba_take_im2col(monkeypatch):
     x, f, b, out_hw, pads = _case(np.random.default_rng(3), 2, 6, 6, 8, 8, "same", np.float64)
     np.testing.assert_allclose(fast.conv2d_forward(x, f, b, (1, 1), (1, 1), pads, out_hw),
                                reference.conv2d_forward(x, f, b, (1, 1), (1, 1), pads, out_hw), rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 4), h=st.integers(4, 19), w=st.integers(4, 19), c_in=st.integers(4, 9),
+       c_out=st.integers(4, 9), padding=st.sampled_from(["same", "valid"]), relu=st.booleans(),
+       ties=st.booleans(), seed=st.integers(0, 99))
+def test_conv_with_2x2_max_pooling_pools_each_tile_as_the_layers_apart_do(n, h, w, c_in, c_out, padding, relu,
+                                                                          ties, seed):
+    """Winograd's output tiles max-pooled in the same pass (2x2 windows, stride 2) against the layers
+    apart. On random values: the reference conv and pooling, values and (through each window's
+    winner) gradients. With ``ties`` (integer inputs and filters: equal values in a window), against
+    the fast conv then the fast pooling: the same values and the same winners, the first in
+    row-major order. (Not against the reference there: F(4x4)'s filter transform has 1/6 and 1/24, so
+    two equal sums may differ in their last bit, and either can win.)"""
+    from faltung.kernels.fast import conv_pool
+    rng = np.random.default_rng(seed)
+    x, f, b, out_hw, pads = _case(rng, n, h, w, c_in, c_out, padding, np.float64)
+    pooled_hw = (out_hw[0] // 2, out_hw[1] // 2)
+    if min(pooled_hw) < 1:
+        return
+    conv = ((1, 1), (1, 1), pads, out_hw)
+    pool = ((2, 2), (2, 2), ((0, 0), (0, 0)), pooled_hw)
+    reached = conv_pool.reached(out_hw, pool)
+    assert winograd.choose(reached).m % 2 == 0
+    if ties:
+        x, f = rng.integers(-1, 2, x.shape).astype(np.float64), rng.integers(-1, 2, f.shape).astype(np.float64)
+        ours, took = fast.conv2d_max_pool_forward(x, f, b, conv, pool, relu)
+        z = fast.conv2d_forward(x, f, b, (1, 1), (1, 1), pads, reached)
+        apart, apart_took = fast.max_pool_forward(z, (2, 2), (2, 2), ((0, 0), (0, 0)), pooled_hw)
+        np.testing.assert_array_equal(ours, np.maximum(apart, 0) if relu else apart)
+        np.testing.assert_array_equal(took, apart_took)
+        return
+    ours, took = fast.conv2d_max_pool_forward(x, f, b, conv, pool, relu)
+    theirs, winner = reference.conv2d_max_pool_forward(x, f, b, conv, pool, relu)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(ours.shape)
+    grads = fast.conv2d_max_pool_backward(g, ours, took, x, f, conv, pool, relu)
+    expected = reference.conv2d_max_pool_backward(g, theirs, winner, x, f, conv, pool, relu)
+    for name, a, c in zip(("dx", "dW", "db"), grads, expected):
+        np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-10, err_msg=name)

@@ -102,6 +102,12 @@ class Forward:
             else pixels * (taps_c_in + c_out)
         return images_per_chunk(CHUNK_BYTES, per_image * itemsize, n)
 
+    def chunk_max_pooled(self, x: np.ndarray, pooled: np.ndarray, took: np.ndarray, relu: bool) -> None:
+        """The chunk's outputs max-pooled by 2x2 windows at stride 2 as they are computed (Winograd
+        only: each tile's outputs are pooled in cache, ``winograd.convolve_max_pooled``)."""
+        pads = self.geometry[2]
+        winograd.convolve_max_pooled(x, self.u, self.tiling, self.bias, relu, pads[0][0], pads[1][0], pooled, took)
+
     def chunk(self, x: np.ndarray, out: np.ndarray) -> None:
         strides, dilation, pads = self.geometry
         if self.winograd:

@@ -23,7 +23,7 @@ from .. import reference
 from . import compiled, scratch
 from .conv import Forward, Gradients, conv2d_backward, conv2d_forward, relu_passed
 from .parallel import map_chunks
-from .pooling import max_pool_backward_into, max_pool_into, position_dtype
+from .pooling import is_2x2, max_pool_backward_into, max_pool_into, position_dtype
 
 ConvGeometry = tuple  # (strides, dilation, pads, out_hw) of the convolution
 PoolGeometry = tuple  # (pool, strides, pads, out_hw) of the max pooling
@@ -51,6 +51,12 @@ def conv2d_max_pool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, 
     forward = Forward(w, b, strides, dilation, pads, out_hw)
     pooled = scratch.result((n, *pooled_hw, c_out), np.result_type(x, w))
     took = scratch.result(pooled.shape, position_dtype(pool_hw))
+
+    if forward.winograd and forward.tiling.m % 2 == 0 and is_2x2(pool_hw, pool_strides, pool_pads):
+        # each tile's outputs pooled where they are computed: the conv output never leaves the tile
+        map_chunks(lambda start, stop: forward.chunk_max_pooled(x[start:stop], pooled[start:stop], took[start:stop],
+                                                                relu), n, forward.chunk_images(n, pooled.itemsize))
+        return pooled, took
 
     def chunk(start: int, stop: int) -> None:
         z = scratch.buffer("conv_pool.z", (stop - start, *out_hw, c_out), pooled.dtype)

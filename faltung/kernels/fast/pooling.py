@@ -48,7 +48,7 @@ def position_dtype(pool: tuple[int, int]) -> np.dtype:
     return np.dtype(np.int8 if pool[0] * pool[1] <= 127 else np.int32)
 
 
-def _is_2x2(pool, strides, pads: Pads) -> bool:
+def is_2x2(pool, strides, pads: Pads) -> bool:
     """Whether the windows are the usual 2x2 at stride 2, unpadded (``pooling_loops.max_pool_2x2``)."""
     return tuple(pool) == tuple(strides) == (2, 2) and pads == ((0, 0), (0, 0))
 
@@ -56,7 +56,7 @@ def _is_2x2(pool, strides, pads: Pads) -> bool:
 def max_pool_into(x: np.ndarray, pool, strides, pads: Pads, out: np.ndarray, took: np.ndarray) -> None:
     """Max pooling of a few images ``x`` (m, H, W, C) into ``out`` and ``took`` (m, out_h, out_w, C)
     on this thread (see ``pooling_loops.max_pool``)."""
-    if _is_2x2(pool, strides, pads):
+    if is_2x2(pool, strides, pads):
         loops.max_pool_2x2(x, out, took)
     else:
         loops.max_pool(x, pool[0], pool[1], strides[0], strides[1], pads[0][0], pads[1][0], out, took)
@@ -65,7 +65,7 @@ def max_pool_into(x: np.ndarray, pool, strides, pads: Pads, out: np.ndarray, too
 def avg_pool_into(x: np.ndarray, pool, strides, pads: Pads, counts: np.ndarray, out: np.ndarray) -> None:
     """Average pooling of a few images ``x`` (m, H, W, C) into ``out`` (m, out_h, out_w, C) on this thread;
     ``counts`` (out_h, out_w): each window's real cells."""
-    if _is_2x2(pool, strides, pads):
+    if is_2x2(pool, strides, pads):
         loops.avg_pool_2x2(x, out)
     else:
         loops.avg_pool(x, pool[0], pool[1], strides[0], strides[1], pads[0][0], pads[1][0], counts, out)

@@ -195,6 +195,53 @@ def output_tiles(mt, at, bias, relu, tiles_h, tiles_w, y):
 
 
 @compiled
+def output_tiles_max_pooled(mt, at, bias, relu, tiles_h, tiles_w, pooled, took):
+    """``output_tiles`` and then 2x2 max pooling at stride 2, in one pass over each tile (m even, the
+    tiles starting where the pooling windows do): each m x m tile's outputs stay in a small buffer
+    and only their windows' maxima (then max(·, 0) if ``relu``) reach pooled (images, p_h, p_w,
+    C_out), each winner's position in its window (0-3, row-major) reaching took; the winners and
+    NaNs as ``pooling_loops.max_pool_2x2`` picks them."""
+    images, p_h, p_w, c = pooled.shape
+    step, alpha = len(at), len(at[0])
+    half = step // 2
+    s = np.empty((step, alpha, c), mt.dtype)
+    z = np.empty((step, step, c), mt.dtype)
+    for n in range(images):
+        for ti in range(tiles_h):
+            for tj in range(tiles_w):
+                t = (n * tiles_h + ti) * tiles_w + tj
+                for i in range(step):  # Aᵀ M, as in output_tiles
+                    coef = at[i]
+                    for b in range(alpha):
+                        for k in range(c):
+                            acc = coef[0] * mt[t, b, k]
+                            for a in range(1, alpha):
+                                acc += coef[a] * mt[t, alpha * a + b, k]
+                            s[i, b, k] = acc
+                for i in range(step):  # (Aᵀ M) A + b: the tile's outputs
+                    for j in range(step):
+                        coef = at[j]
+                        for k in range(c):
+                            acc = bias[k]
+                            for b in range(alpha):
+                                acc += coef[b] * s[i, b, k]
+                            z[i, j, k] = acc
+                for wi in range(min(half, p_h - half * ti)):  # the windows inside the tile
+                    for wj in range(min(half, p_w - half * tj)):
+                        pi, pj = half * ti + wi, half * tj + wj
+                        for k in range(c):
+                            best, won = z[2 * wi, 2 * wj, k], 0
+                            if not z[2 * wi, 2 * wj + 1, k] <= best and best == best:  # greater or NaN
+                                best, won = z[2 * wi, 2 * wj + 1, k], 1
+                            if not z[2 * wi + 1, 2 * wj, k] <= best and best == best:
+                                best, won = z[2 * wi + 1, 2 * wj, k], 2
+                            if not z[2 * wi + 1, 2 * wj + 1, k] <= best and best == best:
+                                best, won = z[2 * wi + 1, 2 * wj + 1, k], 3
+                            pooled[n, pi, pj, k] = max(best, 0) if relu else best
+                            took[n, pi, pj, k] = won if best != -np.inf else 0
+
+
+@compiled
 def gradient_tiles(g, a_matrix, tiles_h, tiles_w, dmt):
     """dM = A dY Aᵀ for every m x m tile of dL/dY g (images, out_h, out_w, C_out) (zero past its edge)
     into dmt (images·tiles_h·tiles_w, α², C_out): the gradient of ``output_tiles``' sums.
@@ -272,6 +319,21 @@ def convolve(x: np.ndarray, u: np.ndarray, tiling: Tiling, bias: np.ndarray, rel
     input_tiles(x, top, left, coefficients(tiling.bt, y.dtype), th, tw, v)
     np.matmul(v.transpose(1, 0, 2), u, out=mt.transpose(1, 0, 2))  # BLAS reads the strided views as they are
     output_tiles(mt, coefficients(tiling.at, y.dtype), bias, relu, th, tw, y)
+
+
+def convolve_max_pooled(x: np.ndarray, u: np.ndarray, tiling: Tiling, bias: np.ndarray, relu: bool, top: int,
+                        left: int, pooled: np.ndarray, took: np.ndarray) -> None:
+    """``convolve`` of x (images, H, W, C_in) over the 2·p_h x 2·p_w outputs that 2x2 max pooling at
+    stride 2 reads, pooled in the same pass (then relu if asked): into pooled and took
+    (images, p_h, p_w, C_out). The convolution's output itself is never stored."""
+    images, p_h, p_w, c_out = pooled.shape
+    th, tw = tiling.tiles((2 * p_h, 2 * p_w))
+    tiles_count, squares = images * th * tw, tiling.alpha ** 2
+    v = scratch.buffer("winograd.v", (tiles_count, squares, x.shape[3]), pooled.dtype)
+    mt = scratch.buffer("winograd.m", (tiles_count, squares, c_out), pooled.dtype)
+    input_tiles(x, top, left, coefficients(tiling.bt, pooled.dtype), th, tw, v)
+    np.matmul(v.transpose(1, 0, 2), u, out=mt.transpose(1, 0, 2))
+    output_tiles_max_pooled(mt, coefficients(tiling.at, pooled.dtype), bias, relu, th, tw, pooled, took)
 
 
 def filter_gradient_share(x: np.ndarray, g: np.ndarray, tiling: Tiling, top: int, left: int) -> np.ndarray:
