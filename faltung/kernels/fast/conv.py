@@ -1,15 +1,18 @@
-"""Convolutional layer kernels: cache-blocked im2col + matrix products, forward and backward.
+"""Convolutional layer kernels, forward and backward: Winograd for 3x3 stride-1 layers, cache-blocked
+im2col + matrix products for the others.
 
 The same results as ``reference.conv`` (the lecture's formula, ``Z = im2col(x) · F + b``;
 read that first), computed faster: the batch is cut
 into chunks whose buffers fit in cache; everything a chunk needs happens while it is
 there (one trip through main memory per big array, not one per operation):
 
-- forward: im2col, the product, + b, and the fused max(Z, 0);
-- backward: the relu mask on dZ, db = Σ dZ, dW = colsᵀ · dZ, and dx, either
-  col2im(dZ · Wᵀ) (one strided add per kernel tap) or, for stride 1 on large
-  images with enough channels, a correlation of the zero-padded dZ with the kernel
-  rotated by 180° and its channel axes swapped (no scatter).
+- forward (``Forward``): 3x3 filters at stride 1 by Winograd's minimal filtering
+  (``winograd``), else im2col and the product; + b, and the fused max(Z, 0);
+- backward (``Gradients``): the relu mask on dZ, db = Σ dZ, dW (Winograd's dU, or
+  colsᵀ · dZ), and dx, either col2im(dZ · Wᵀ) (one strided add per kernel tap) or, for
+  stride 1 on large images with enough channels or Winograd's shapes, a forward
+  convolution of the zero-padded dZ with the kernel rotated by 180° and its channel axes
+  swapped (no scatter).
 
 Chunks run on faltung's thread pool (``parallel``); buffers are per thread (``scratch``).
 """
@@ -17,13 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import scratch
+from . import col2im, compiled, scratch, winograd
 from .parallel import images_per_chunk, map_chunks
 from ..padding import Pads
 from ..reference.im2col import add_windows, tap_slices, windows
 from .scratch import pad_or_crop
-from . import winograd
-from . import col2im, compiled
 
 CHUNK_BYTES = 4 * 2**20  # a chunk's buffers: measured best here among 1-8 MiB (L2 is 2 MiB a core, L3 shared)
 # The correlation form of dx is one product with C_in output columns over every input pixel: BLAS
@@ -80,7 +81,7 @@ class Forward:
     """The forward of one conv layer, a chunk of images at a time: ``chunk(x, out)`` computes the
     images x (m, H, W, C_in) into ``out`` (m, out_h, out_w, C_out), then max(·, 0) if ``relu``.
 
-    3x3 filters with stride 1 on enough channels go through Winograd's F(2x2, 3x3)
+    3x3 filters with stride 1 on enough channels go through Winograd's F(2x2, 3x3) or F(4x4, 3x3)
     (``winograd``, compiled); others through im2col and one product with w (kh·kw·C_in, C_out)."""
 
     def __init__(self, w: np.ndarray, b: np.ndarray | None, strides, dilation, pads: Pads, out_hw,

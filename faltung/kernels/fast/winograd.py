@@ -26,11 +26,17 @@ The same machinery gives the whole backward pass:
   dU[k] = V[k]ᵀ · dM[k] (summed over tiles: long products BLAS runs well), and
   U = G f Gᵀ gives df = Gᵀ dU G.
 
-Which tile: F(4x4) where its tiles cover the output with little waste (on a 32x32 output 64 tiles of
-36 products, against 256 of 16 for F(2x2)), else F(2x2) (``choose``). Float32 error: F(2x2)'s transforms have coefficients 0, ±1 and ±1/2
-(a few roundings of direct convolution, about 3e-7 relative here); F(4x4)'s reach 8 and 1/24,
-about 8e-6 relative on 128 channels (``tests/test_winograd.py`` bounds both at 1e-4 against
-float64 on activations of realistic scale).
+Which tile: F(4x4) where its tiles cover the output with little waste (on a 32x32 output 64 tiles
+of 36 products, against 256 of 16 for F(2x2)), else F(2x2) (``choose``). Float32 error: F(2x2)'s
+transforms have coefficients 0, ±1 and ±1/2 (a few roundings of direct convolution, about 3e-7
+relative here); F(4x4)'s reach 8 and 1/24, about 8e-6 relative on 128 channels
+(``tests/test_winograd.py`` bounds both at 1e-4 against float64 on activations of realistic
+scale). A NaN or inf input spreads to its whole tile (0·inf is NaN), a few outputs more than
+direct convolution would make non-finite.
+
+With 2x2 max pooling after the convolution (the lecture's conv -> relu -> pool), each tile's
+outputs are pooled as they are computed (``output_tiles_max_pooled``): the convolution's output
+is never stored.
 """
 from __future__ import annotations
 
@@ -39,8 +45,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import scratch
 from . import compiled as _compiled
+from . import scratch
 from .compiled import compiled
 
 
