@@ -70,7 +70,8 @@ def test_the_transforms_are_the_lecture_formula_on_one_tile(tiling):
     winograd.input_tiles(d, 0, 0, winograd.coefficients(tiling.bt, d.dtype), 1, 1, v)
     products = v * winograd.filter_transform(f, tiling)
     y = np.empty((1, m, m, 1))
-    winograd.output_tiles(products, winograd.coefficients(tiling.at, d.dtype), np.zeros(1), False, 1, 1, y)
+    winograd.output_tiles(products, winograd.coefficients(tiling.at, d.dtype), np.zeros(1), False, 1, 1, y,
+                          winograd.NO_POOLING)
     expected = [[np.sum(d[0, i:i + 3, j:j + 3, 0] * f[:, :, 0, 0]) for j in range(m)] for i in range(m)]
     np.testing.assert_allclose(y[0, :, :, 0], expected, rtol=1e-10)
 

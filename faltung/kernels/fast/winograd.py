@@ -35,7 +35,7 @@ scale). A NaN or inf input spreads to its whole tile (0·inf is NaN), a few outp
 direct convolution would make non-finite.
 
 With 2x2 max pooling after the convolution (the lecture's conv -> relu -> pool), each tile's
-outputs are pooled as they are computed (``output_tiles_max_pooled``): the convolution's output
+outputs are pooled as they are computed (``output_tiles`` with a ``took``): the convolution's output
 is never stored.
 """
 from __future__ import annotations
@@ -172,51 +172,25 @@ def input_tiles(x, top, left, bt, tiles_h, tiles_w, v):
 
 
 @compiled
-def output_tiles(mt, at, bias, relu, tiles_h, tiles_w, y):
+def output_tiles(mt, at, bias, relu, tiles_h, tiles_w, y, took):
     """Y = Aᵀ M A (+ bias, then max(·, 0) if ``relu``) for every tile: mt (images·tiles_h·tiles_w, α², C_out)
-    -> y (images, out_h, out_w, C_out); outputs past out_h/out_w (a last part tile) are dropped."""
-    images, out_h, out_w, c = y.shape
-    step, alpha = len(at), len(at[0])
-    s = np.empty((step, alpha, c), mt.dtype)
-    for n in range(images):
-        for ti in range(tiles_h):
-            for tj in range(tiles_w):
-                t = (n * tiles_h + ti) * tiles_w + tj
-                for i in range(step):  # Aᵀ M: s[i, b] = Σ_a Aᵀ[i, a] · M[a, b]
-                    coef = at[i]
-                    for b in range(alpha):
-                        for k in range(c):
-                            acc = coef[0] * mt[t, b, k]
-                            for a in range(1, alpha):
-                                acc += coef[a] * mt[t, alpha * a + b, k]
-                            s[i, b, k] = acc
-                for i in range(min(step, out_h - step * ti)):  # (Aᵀ M) A + b, inside the image only
-                    for j in range(min(step, out_w - step * tj)):
-                        coef = at[j]
-                        for k in range(c):
-                            acc = bias[k]
-                            for b in range(alpha):
-                                acc += coef[b] * s[i, b, k]
-                            y[n, step * ti + i, step * tj + j, k] = max(acc, 0) if relu else acc
+    -> y (images, out_h, out_w, C_out); outputs past out_h/out_w (a last part tile) are dropped.
 
-
-@compiled
-def output_tiles_max_pooled(mt, at, bias, relu, tiles_h, tiles_w, pooled, took):
-    """``output_tiles`` and then 2x2 max pooling at stride 2, in one pass over each tile (m even, the
-    tiles starting where the pooling windows do): each m x m tile's outputs stay in a small buffer
-    and only their windows' maxima (then max(·, 0) if ``relu``) reach pooled (images, p_h, p_w,
-    C_out), each winner's position in its window (0-3, row-major) reaching took; the winners and
-    NaNs as ``pooling_loops.max_pool_2x2`` picks them."""
-    images, p_h, p_w, c = pooled.shape
+    With a non-empty ``took`` (images, p_h, p_w, C_out), 2x2 max pooling at stride 2 follows in the
+    same pass (m even, the tiles starting where the pooling windows do): y (images, p_h, p_w, C_out)
+    gets each window's maximum (relu applied after it) and ``took`` the winner's position in its
+    window (0-3, row-major), winners and NaNs as ``pooling_loops.max_pool_2x2`` picks them; the
+    convolution's outputs never leave the tile's buffer."""
+    images, y_h, y_w, c = y.shape
     step, alpha = len(at), len(at[0])
-    half = step // 2
+    pooled, half = took.size > 0, step // 2
     s = np.empty((step, alpha, c), mt.dtype)
     z = np.empty((step, step, c), mt.dtype)
     for n in range(images):
         for ti in range(tiles_h):
             for tj in range(tiles_w):
                 t = (n * tiles_h + ti) * tiles_w + tj
-                for i in range(step):  # Aᵀ M, as in output_tiles
+                for i in range(step):  # Aᵀ M: s[i, b] = Σ_a Aᵀ[i, a] · M[a, b]
                     coef = at[i]
                     for b in range(alpha):
                         for k in range(c):
@@ -232,8 +206,14 @@ def output_tiles_max_pooled(mt, at, bias, relu, tiles_h, tiles_w, pooled, took):
                             for b in range(alpha):
                                 acc += coef[b] * s[i, b, k]
                             z[i, j, k] = acc
-                for wi in range(min(half, p_h - half * ti)):  # the windows inside the tile
-                    for wj in range(min(half, p_w - half * tj)):
+                if not pooled:  # the outputs inside the image
+                    for i in range(min(step, y_h - step * ti)):
+                        for j in range(min(step, y_w - step * tj)):
+                            for k in range(c):
+                                y[n, step * ti + i, step * tj + j, k] = max(z[i, j, k], 0) if relu else z[i, j, k]
+                    continue
+                for wi in range(min(half, y_h - half * ti)):  # the pooling windows inside the tile
+                    for wj in range(min(half, y_w - half * tj)):
                         pi, pj = half * ti + wi, half * tj + wj
                         for k in range(c):
                             best, won = z[2 * wi, 2 * wj, k], 0
@@ -243,8 +223,11 @@ def output_tiles_max_pooled(mt, at, bias, relu, tiles_h, tiles_w, pooled, took):
                                 best, won = z[2 * wi + 1, 2 * wj, k], 2
                             if not z[2 * wi + 1, 2 * wj + 1, k] <= best and best == best:
                                 best, won = z[2 * wi + 1, 2 * wj + 1, k], 3
-                            pooled[n, pi, pj, k] = max(best, 0) if relu else best
+                            y[n, pi, pj, k] = max(best, 0) if relu else best
                             took[n, pi, pj, k] = won if best != -np.inf else 0
+
+
+NO_POOLING = np.zeros((0, 0, 0, 0), np.int8)  # ``output_tiles``' took when no pooling follows
 
 
 @compiled
@@ -324,7 +307,7 @@ def convolve(x: np.ndarray, u: np.ndarray, tiling: Tiling, bias: np.ndarray, rel
     mt = scratch.buffer("winograd.m", (tiles_count, squares, c_out), y.dtype)
     input_tiles(x, top, left, coefficients(tiling.bt, y.dtype), th, tw, v)
     np.matmul(v.transpose(1, 0, 2), u, out=mt.transpose(1, 0, 2))  # BLAS reads the strided views as they are
-    output_tiles(mt, coefficients(tiling.at, y.dtype), bias, relu, th, tw, y)
+    output_tiles(mt, coefficients(tiling.at, y.dtype), bias, relu, th, tw, y, NO_POOLING)
 
 
 def convolve_max_pooled(x: np.ndarray, u: np.ndarray, tiling: Tiling, bias: np.ndarray, relu: bool, top: int,
@@ -339,7 +322,7 @@ def convolve_max_pooled(x: np.ndarray, u: np.ndarray, tiling: Tiling, bias: np.n
     mt = scratch.buffer("winograd.m", (tiles_count, squares, c_out), pooled.dtype)
     input_tiles(x, top, left, coefficients(tiling.bt, pooled.dtype), th, tw, v)
     np.matmul(v.transpose(1, 0, 2), u, out=mt.transpose(1, 0, 2))
-    output_tiles_max_pooled(mt, coefficients(tiling.at, pooled.dtype), bias, relu, th, tw, pooled, took)
+    output_tiles(mt, coefficients(tiling.at, pooled.dtype), bias, relu, th, tw, pooled, took)
 
 
 def filter_gradient_share(x: np.ndarray, g: np.ndarray, tiling: Tiling, top: int, left: int) -> np.ndarray:
