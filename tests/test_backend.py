@@ -7,7 +7,6 @@ allocator and the kernels' buffers as they were.
 import json
 import os
 import pathlib
-import statistics
 import subprocess
 import sys
 import time
@@ -204,19 +203,21 @@ def test_a_users_matmul_runs_as_fast_after_training():
         pytest.skip("NumPy's BLAS runs one thread here: nothing faltung could have taken away")
     a = np.random.default_rng(0).standard_normal((2000, 2000))
 
-    def median_matmul_seconds():
+    def best_matmul_seconds():
+        """The fastest of 7 (not the median: a busy neighbour slows single runs; BLAS left on one
+        thread would slow every run, the fastest too, by about 2x)."""
         times = []
-        for _ in range(5):
+        for _ in range(7):
             start = time.perf_counter()
             a @ a
             times.append(time.perf_counter() - start)
-        return statistics.median(times)
+        return min(times)
     a @ a  # warm-up
-    before = median_matmul_seconds()
+    before = best_matmul_seconds()
     model, x, y = _tiny_model_and_data(64)
     with backend.kernels("fast"):
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    after = median_matmul_seconds()
+    after = best_matmul_seconds()
     assert after / before < 1.5, f"{before:.3f} s before fit, {after:.3f} s after"
 
 
