@@ -63,12 +63,18 @@ def test_fast_kernels_equal_reference(seed, min_channels):
         _compare_kernel_sets(np.random.default_rng(seed), relu=bool(seed % 2))
 
 
-def _compare_kernel_sets(rng, relu):
-    """The fast and the reference conv kernels on a random geometry, forward and backward."""
+def _random_case(rng):
+    """A random conv geometry (``random_geometry``), its explicit pads and its output size."""
     g = random_geometry(rng, max_size=9)
     pads = explicit_pads(g["padding"], g["hw"], g["kernel"], g["strides"], g["dilation"])
     out_hw = tuple(out_len(n, k, s, d, *p) for n, k, s, d, p in
                    zip(g["hw"], g["kernel"], g["strides"], g["dilation"], pads))
+    return g, pads, out_hw
+
+
+def _compare_kernel_sets(rng, relu):
+    """The fast and the reference conv kernels on a random geometry, forward and backward."""
+    g, pads, out_hw = _random_case(rng)
     if min(out_hw) < 1:
         return
     x = rng.standard_normal((2, *g["hw"], 3))
@@ -95,10 +101,7 @@ def test_compiled_col2im_equals_the_reference(seed, c_in, dtype):
     if not compiled.available():
         pytest.skip("numba is not installed")
     rng = np.random.default_rng(seed)
-    g = random_geometry(rng, max_size=9)
-    pads = explicit_pads(g["padding"], g["hw"], g["kernel"], g["strides"], g["dilation"])
-    out_hw = tuple(out_len(n, k, s, d, *p) for n, k, s, d, p in
-                   zip(g["hw"], g["kernel"], g["strides"], g["dilation"], pads))
+    g, pads, out_hw = _random_case(rng)
     if min(out_hw) < 1:
         return
     x_shape = (2, *g["hw"], c_in)

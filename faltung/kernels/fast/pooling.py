@@ -74,7 +74,8 @@ def avg_pool_into(x: np.ndarray, pool, strides, pads: Pads, counts: np.ndarray, 
 def max_pool_backward_into(dx: np.ndarray, g: np.ndarray, took: np.ndarray, pool, strides, pads: Pads) -> None:
     """Max pooling's backward for a few images on this thread: ``dx`` (m, H, W, C) gets each value of
     ``g`` (m, out_h, out_w, C) on its window's winning cell (``took``), 0 elsewhere."""
-    loops.max_pool_backward(g, took, pool[0], pool[1], strides[0], strides[1], pads[0][0], pads[1][0], dx)
+    loops.pool_backward(g, took, loops.NO_COUNTS, pool[0], pool[1], strides[0], strides[1],
+                        pads[0][0], pads[1][0], dx)
 
 
 def max_pool_forward(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], pads: Pads,
@@ -128,7 +129,7 @@ def avg_pool_backward(grad: np.ndarray, x_shape: tuple[int, ...], pool: tuple[in
         return reference.avg_pool_backward(grad, x_shape, pool, strides, pads)
     counts = _cell_counts(tuple(x_shape[1:3]), tuple(pool), tuple(strides), pads, tuple(grad.shape[1:3]), grad.dtype)
     dx = scratch.result(x_shape, grad.dtype)
-    map_chunks(lambda a, b: loops.avg_pool_backward(grad[a:b], pool[0], pool[1], strides[0], strides[1],
-                                                    pads[0][0], pads[1][0], counts, dx[a:b]),
+    map_chunks(lambda a, b: loops.pool_backward(grad[a:b], loops.NO_WINNERS, counts, pool[0], pool[1], strides[0],
+                                                strides[1], pads[0][0], pads[1][0], dx[a:b]),
                x_shape[0], _share(x_shape[0]))
     return dx

@@ -48,16 +48,20 @@ def max_pool(x, m_h, m_w, s_h, s_w, top, left, out, took):
 
 
 @compiled
-def max_pool_backward(g, took, m_h, m_w, s_h, s_w, top, left, dx):
-    """``dx[n, row, col, r]`` = the sum of ``g[n, i, j, r]`` over the windows (i, j) that hold the cell and
-    whose winner ``took[n, i, j, r]`` it is; 0 for a cell that won nothing. g, took (m, out_h, out_w, C);
-    dx (m, H, W, C).
+def pool_backward(g, took, counts, m_h, m_w, s_h, s_w, top, left, dx):
+    """Both poolings' backward. Max pooling (``took`` not empty): ``dx[n, row, col, r]`` = the sum of
+    ``g[n, i, j, r]`` over the windows (i, j) that hold the cell and whose winner ``took[n, i, j, r]``
+    it is. Average pooling (``took`` empty): the sum of ``g[n, i, j, r] / counts[i, j]`` over the
+    windows that hold the cell. 0 for a cell that gets nothing. g, took (m, out_h, out_w, C);
+    counts (out_h, out_w); dx (m, H, W, C).
 
     Each input cell is written once, gathering from the few windows that hold it (1 for 2x2/2):
-    1.45 ms, against 2.1 ms adding each window's gradient onto its cells, and 5.0 ms sending it
-    straight to the winner's cell (an integer division per value, no vector instructions)."""
+    max 1.45 ms, against 2.1 ms adding each window's gradient onto its cells and 5.0 ms sending it
+    straight to the winner's cell (an integer division per value, no vector instructions); average
+    1.06 ms, against 1.32 ms adding each window's share onto its cells."""
     images, height, width, channels = dx.shape
     out_h, out_w = g.shape[1], g.shape[2]
+    by_max = took.size > 0
     for n in range(images):
         for row in range(height):
             # the windows i with s_h·i - top <= row < s_h·i - top + m_h
@@ -68,9 +72,18 @@ def max_pool_backward(g, took, m_h, m_w, s_h, s_w, top, left, dx):
                     dx[n, row, col, r] = 0
                 for i in range(i_first, i_stop):
                     for j in range(j_first, j_stop):
-                        t = (row - s_h * i + top) * m_w + (col - s_w * j + left)  # this cell's place in window (i, j)
-                        for r in range(channels):
-                            dx[n, row, col, r] += g[n, i, j, r] if took[n, i, j, r] == t else 0
+                        if by_max:
+                            t = (row - s_h * i + top) * m_w + (col - s_w * j + left)  # the cell's place in (i, j)
+                            for r in range(channels):
+                                dx[n, row, col, r] += g[n, i, j, r] if took[n, i, j, r] == t else 0
+                        else:
+                            cells = counts[i, j]
+                            for r in range(channels):
+                                dx[n, row, col, r] += g[n, i, j, r] / cells
+
+
+NO_WINNERS = np.zeros((0, 0, 0, 0), np.int8)  # ``pool_backward``'s took for average pooling
+NO_COUNTS = np.zeros((0, 0))                   # and its counts for max pooling
 
 
 @compiled
@@ -105,33 +118,6 @@ def avg_pool(x, m_h, m_w, s_h, s_w, top, left, counts, out):
                 for r in range(channels):
                     out[n, i, j, r] /= cells
 
-
-@compiled
-def avg_pool_backward(g, m_h, m_w, s_h, s_w, top, left, counts, dx):
-    """``dx[n, row, col, r]`` = the sum of ``g[n, i, j, r] / counts[i, j]`` over the windows (i, j) that
-    hold the cell (0 for a cell in none). g (m, out_h, out_w, C); counts (out_h, out_w); dx (m, H, W, C).
-
-    Each input cell is written once, gathering from the windows that hold it: 1.06 ms, against
-    1.32 ms adding each window's share onto its cells."""
-    images, height, width, channels = dx.shape
-    out_h, out_w = g.shape[1], g.shape[2]
-    for n in range(images):
-        for row in range(height):
-            i_first, i_stop = max((row + top - m_h) // s_h + 1, 0), min((row + top) // s_h + 1, out_h)
-            for col in range(width):
-                j_first, j_stop = max((col + left - m_w) // s_w + 1, 0), min((col + left) // s_w + 1, out_w)
-                for r in range(channels):
-                    dx[n, row, col, r] = 0
-                for i in range(i_first, i_stop):
-                    for j in range(j_first, j_stop):
-                        cells = counts[i, j]
-                        for r in range(channels):
-                            dx[n, row, col, r] += g[n, i, j, r] / cells
-
-
-# The usual window, 2x2 at stride 2 without padding: its four cells in one channel loop, held in
-# registers, instead of one pass through ``out`` per cell (max 0.99 against 1.46 ms, average
-# 0.79 against 0.90 ms on the benchmark's batch).
 
 @compiled
 def max_pool_2x2(x, out, took):
